@@ -1,0 +1,89 @@
+"""Run one function over many shards (files), locally in a process pool or on a Ray cluster.
+
+Used by curation, tokenization and analysis. Results come back in input order whatever the executor and
+process count, so anything derived from them is deterministic. Each task must be a module-level function
+(picklable) that reads its shard, writes its outputs atomically, and returns a small JSON-able result.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
+
+from tqdm.auto import tqdm
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+ExecutorName = Literal["local", "ray"]
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # "spawn" would re-import torch in every worker (seconds each); "fork" is safe here because workers
+    # only read files and run pure-Python / Rust code, and are started before any threads we own.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def map_shards(
+    fn: Callable[[Item], Result],
+    items: Sequence[Item],
+    *,
+    processes: int = 1,
+    executor: ExecutorName = "local",
+    ray_address: str | None = None,
+    desc: str | None = None,
+    progress: bool = True,
+) -> list[Result]:
+    """``[fn(item) for item in items]``, in parallel, results in input order, with a progress bar."""
+    items = list(items)
+    if not items:
+        return []
+    if executor == "ray":
+        return _map_ray(fn, items, ray_address, desc, progress)
+    if executor != "local":
+        raise ValueError(f"unknown executor {executor!r}; use 'local' or 'ray'")
+    bar = tqdm(total=len(items), desc=desc, unit="shard", disable=not progress, leave=False)
+    try:
+        if processes <= 1 or len(items) == 1:
+            results = []
+            for item in items:
+                results.append(fn(item))
+                bar.update(1)
+            return results
+        with _mp_context().Pool(min(processes, len(items))) as pool:
+            results_by_index: dict[int, Result] = {}
+            for index, result in pool.imap_unordered(
+                _indexed, [(fn, i, item) for i, item in enumerate(items)]
+            ):
+                results_by_index[index] = result
+                bar.update(1)
+        return [results_by_index[i] for i in range(len(items))]
+    finally:
+        bar.close()
+
+
+def _indexed(args: tuple[Callable[[Any], Any], int, Any]) -> tuple[int, Any]:
+    fn, index, item = args
+    return index, fn(item)
+
+
+def _map_ray(
+    fn: Callable[[Item], Result], items: list[Item], address: str | None, desc: str | None, progress: bool
+) -> list[Result]:
+    import ray  # optional extra: lmforge[ray]
+
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(fn)
+    refs = [remote.remote(item) for item in items]
+    index_of = {ref: i for i, ref in enumerate(refs)}
+    results: list[Any] = [None] * len(items)
+    pending = list(refs)
+    with tqdm(total=len(items), desc=desc, unit="shard", disable=not progress, leave=False) as bar:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                results[index_of[ref]] = ray.get(ref)
+                bar.update(1)
+    return results

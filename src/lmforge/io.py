@@ -1,0 +1,249 @@
+"""Files everywhere: local paths and fsspec URLs (``s3://``, ``memory://``), compression, atomic writes.
+
+Every stage reads and writes through these few functions so that a path can be local or remote and a
+process killed mid-write never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob as _glob
+import gzip
+import io
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import IO, Any
+
+import fsspec
+
+COMPRESSED_SUFFIXES = (".gz", ".zst", ".zstd")
+
+
+def is_remote(path: str) -> bool:
+    return "://" in str(path) and not str(path).startswith("file://")
+
+
+def _local(path: str) -> str:
+    return path[len("file://") :] if path.startswith("file://") else path
+
+
+def compression_of(path: str) -> str | None:
+    if path.endswith(".gz"):
+        return "gzip"
+    if path.endswith((".zst", ".zstd")):
+        return "zstd"
+    return None
+
+
+def _zstd_reader(raw: IO[bytes]) -> IO[bytes]:
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+    return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]  # line iteration
+
+
+def _zstd_writer(raw: IO[bytes]) -> IO[bytes]:
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=True)
+
+
+@contextlib.contextmanager
+def open_file(path: str, mode: str = "rb", compression: str | bool | None = True) -> Iterator[IO[Any]]:
+    """Open a local or remote file, (de)compressing by suffix unless ``compression=False``.
+
+    Text modes use UTF-8 with strict errors: a caller that wants to name the bad line should read
+    bytes and decode itself (see :func:`iter_lines`).
+    """
+    path = str(path)
+    comp = compression_of(path) if compression is True else (compression or None)
+    binary_mode = mode.replace("t", "").replace("b", "") + "b"
+    if is_remote(path):
+        raw_cm = fsspec.open(path, binary_mode)
+    else:
+        raw_cm = open(_local(path), binary_mode)  # noqa: SIM115 - closed by the exit stack below
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(raw_cm)
+        if comp == "gzip":
+            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode=binary_mode[0] + "b")
+            stack.callback(stream.close)
+        elif comp == "zstd":
+            stream = _zstd_reader(raw) if "r" in mode else _zstd_writer(raw)
+            stack.callback(stream.close)
+        else:
+            stream = raw
+        if "b" in mode:
+            yield stream
+        else:
+            text = io.TextIOWrapper(stream, encoding="utf-8", newline="" if "w" in mode else None)
+            try:
+                yield text
+            finally:
+                with contextlib.suppress(ValueError):
+                    text.flush()
+                text.detach()
+
+
+@contextlib.contextmanager
+def atomic_write(path: str, mode: str = "wb", compression: str | bool | None = True) -> Iterator[IO[Any]]:
+    """Write to a temporary name beside ``path`` and rename it into place only when the block succeeds.
+
+    Local files: temp file in the same directory + ``os.replace`` (atomic on POSIX) after fsync.
+    Remote files: written locally, then uploaded in one PUT, which object stores publish atomically.
+    """
+    path = str(path)
+    if is_remote(path):
+        fd, tmp = tempfile.mkstemp(suffix=os.path.basename(path))
+        os.close(fd)
+        try:
+            with open_file(
+                tmp, mode, compression=compression_of(path) if compression is True else compression
+            ) as f:
+                yield f
+            fs, fs_path = fsspec.core.url_to_fs(path)
+            fs.put_file(tmp, fs_path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+        return
+    local = _local(path)
+    directory = os.path.dirname(os.path.abspath(local))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(local)}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        comp = compression_of(local) if compression is True else compression
+        with open_file(tmp, mode, compression=comp) as f:
+            yield f
+        with open(tmp, "rb+") as raw:
+            os.fsync(raw.fileno())
+        os.replace(tmp, local)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def write_text(path: str, text: str) -> None:
+    with atomic_write(path, "wt", compression=False) as f:
+        f.write(text)
+
+
+def write_json(path: str, obj: Any, indent: int | None = 2) -> None:
+    with atomic_write(path, "wt", compression=False) as f:
+        json.dump(obj, f, indent=indent, ensure_ascii=False)
+        f.write("\n")
+
+
+def read_json(path: str) -> Any:
+    with open_file(path, "rt", compression=False) as f:
+        return json.load(f)
+
+
+def exists(path: str) -> bool:
+    if is_remote(path):
+        fs, fs_path = fsspec.core.url_to_fs(path)
+        return fs.exists(fs_path)
+    return os.path.exists(_local(path))
+
+
+def makedirs(path: str) -> None:
+    if is_remote(path):
+        fs, fs_path = fsspec.core.url_to_fs(path)
+        fs.makedirs(fs_path, exist_ok=True)
+    else:
+        os.makedirs(_local(path), exist_ok=True)
+
+
+def join(base: str, *parts: str) -> str:
+    if is_remote(base):
+        return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
+    return os.path.join(base, *parts)
+
+
+def expand_paths(patterns: str | list[str]) -> list[str]:
+    """Expand globs (``**`` included) over local paths or fsspec URLs; sorted, de-duplicated.
+
+    A pattern that matches nothing is an error naming the pattern: silently training on, or
+    tokenizing, zero files is never what the user meant.
+    """
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    found: list[str] = []
+    for pattern in patterns:
+        pattern = str(pattern)
+        if is_remote(pattern):
+            fs, fs_path = fsspec.core.url_to_fs(pattern)
+            protocol = pattern.split("://", 1)[0]
+            if _glob.has_magic(fs_path):
+                matches = [f"{protocol}://{p}" for p in fs.glob(fs_path) if fs.isfile(p)]
+            elif fs.isdir(fs_path):
+                matches = [f"{protocol}://{p}" for p in fs.find(fs_path)]
+            else:
+                matches = [pattern] if fs.exists(fs_path) else []
+        else:
+            local = _local(pattern)
+            if _glob.has_magic(local):
+                matches = [p for p in _glob.glob(local, recursive=True) if os.path.isfile(p)]
+            elif os.path.isdir(local):
+                matches = [
+                    os.path.join(root, name)
+                    for root, _, names in os.walk(local)
+                    for name in names
+                    if not name.startswith(".")
+                ]
+            else:
+                matches = [local] if os.path.exists(local) else []
+        if not matches:
+            raise FileNotFoundError(f"no files match {pattern!r}")
+        found.extend(matches)
+    return sorted(dict.fromkeys(found))
+
+
+class InputError(ValueError):
+    """Bad input data, located: ``path:line: reason``."""
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_bytes)`` (1-based, newline stripped) from a possibly compressed file.
+
+    A truncated or corrupt compressed stream raises :class:`InputError` naming the file and the last
+    line read, after every complete line before it has been yielded.
+    """
+    line_no = 0
+    try:
+        with open_file(path, "rb") as f:
+            for raw in f:
+                line_no += 1
+                yield line_no, raw.rstrip(b"\r\n")
+    except (EOFError, gzip.BadGzipFile, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise InputError(path, line_no + 1, f"truncated or corrupt compressed stream ({err})") from None
+    except Exception as err:  # zstandard raises its own ZstdError
+        if type(err).__name__ == "ZstdError":
+            raise InputError(path, line_no + 1, f"truncated or corrupt zstd stream ({err})") from None
+        raise
+
+
+def parse_json_line(path: str, line_no: int, raw: bytes) -> dict[str, Any]:
+    """Decode one JSONL line strictly, raising a located :class:`InputError` on any problem."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(path, line_no, f"invalid UTF-8 at byte {err.start}") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(path, line_no, f"malformed JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(obj, dict):
+        raise InputError(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
+    return obj

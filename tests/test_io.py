@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from lmforge.documents import ReadStats, read_documents, write_documents
+from lmforge.io import InputError, atomic_write, expand_paths, open_file
+
+
+def test_compressed_roundtrip_and_glob(tmp_path):
+    docs = [{"id": str(i), "text": f"doc {i} é"} for i in range(3)]
+    for suffix in (".jsonl", ".jsonl.gz", ".jsonl.zst"):
+        write_documents(str(tmp_path / "documents" / f"a{suffix}"), docs)
+    paths = expand_paths(str(tmp_path / "documents" / "**" / "*.jsonl*"))
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["a.jsonl", "a.jsonl.gz", "a.jsonl.zst"]
+    for path in paths:
+        assert [d for _, d in read_documents(path)] == docs
+    with pytest.raises(FileNotFoundError, match="no files match"):
+        expand_paths(str(tmp_path / "nothing*.jsonl"))
+
+
+def test_bad_lines_are_located_and_counted(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(
+        b'{"id": "1", "text": "ok"}\n{not json}\n{"id": "3", "text": "\xff\xfe"}\n'
+        b'{"id": "4"}\n{"id": "5", "text": 5}\n{"id": "6", "text": "fine"}\n'
+    )
+    with pytest.raises(InputError, match=r"bad\.jsonl:2: malformed JSON"):
+        list(read_documents(str(path)))
+    stats = ReadStats()
+    kept = list(read_documents(str(path), on_error="skip", stats=stats))
+    assert [line for line, _ in kept] == [1, 6]
+    assert stats.lines == stats.documents + stats.rejected == 6
+    reasons = [r.reason for r in stats.rejections]
+    assert "malformed JSON" in reasons[0]
+    assert "invalid UTF-8" in reasons[1]
+    assert "missing 'text'" in reasons[2]
+    assert "'text' must be a string" in reasons[3]
+
+
+def test_truncated_gzip_keeps_complete_lines(tmp_path):
+    path = tmp_path / "t.jsonl.gz"
+    payload = "".join(json.dumps({"id": str(i), "text": "x" * 50}) + "\n" for i in range(200)).encode()
+    data = gzip.compress(payload)
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"t\.jsonl\.gz:\d+: truncated"):
+        list(read_documents(str(path)))
+    stats = ReadStats()
+    kept = list(read_documents(str(path), on_error="skip", stats=stats))
+    assert 0 < len(kept) < 200 and stats.rejected == 1
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError), atomic_write(str(target), "wt") as f:
+        f.write("partial")
+        raise RuntimeError("killed")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_write(str(target), "wt") as f:
+        f.write("done")
+    with open_file(str(target), "rt") as f:
+        assert f.read() == "done"
