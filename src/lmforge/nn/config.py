@@ -65,13 +65,21 @@ class ModelConfig:
     @property
     def family(self) -> str:
         """``olmo`` or ``olmo2`` when the options match a Hugging Face architecture, else ``custom``."""
-        if self.norm_type == "layernorm" and not self.norm_affine and self.norm_placement == "pre":
-            return "olmo" if not self.qk_norm else "custom"
+        # transformers' OlmoLayerNorm hard-codes eps 1e-5, and Olmo2 has no clip_qkv.
+        if (
+            self.norm_type == "layernorm"
+            and not self.norm_affine
+            and self.norm_placement == "pre"
+            and not self.qk_norm
+            and self.norm_eps == 1e-5
+        ):
+            return "olmo"
         if (
             self.norm_type == "rmsnorm"
             and self.norm_affine
             and self.norm_placement == "post"
             and self.qk_norm
+            and self.clip_qkv is None
         ):
             return "olmo2"
         return "custom"
