@@ -1,0 +1,1 @@
+"""Tokenizers (load, train) and tokenization of Dolma documents into OLMo token files."""

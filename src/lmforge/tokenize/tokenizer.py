@@ -1,0 +1,89 @@
+"""Loading Hugging Face tokenizers and deciding which id ends a document.
+
+A tokenizer is named by a ``tokenizer.json`` file, a folder holding one (a model or Hugging Face folder), or a
+hub repository name. Token files record the tokenizer's sha256 so a run can tell which vocabulary made them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+from tokenizers import Tokenizer
+
+from lmforge.io import exists, is_remote, join, open_file
+
+# Names that mean "end of document" in common tokenizers, in order of preference.
+EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "<|im_end|>", "[SEP]")
+PAD_CANDIDATES = ("<|padding|>", "<|pad|>", "<pad>", "[PAD]")
+HUB_NAME = re.compile(r"[\w.-]+(/[\w.-]+)?")  # "gpt2", "allenai/OLMo-1B-hf"
+
+
+def resolve_tokenizer_file(path_or_name: str) -> str:
+    """Return the path of the ``tokenizer.json`` that ``path_or_name`` designates.
+
+    Local or fsspec files and folders are used as they are; anything else is taken as a Hugging Face hub
+    repository and its ``tokenizer.json`` is downloaded into the hub cache (needs ``lmforge[hf]``).
+    """
+    path_or_name = str(path_or_name)
+    if is_remote(path_or_name) or os.path.exists(path_or_name):
+        if path_or_name.endswith(".json"):
+            return path_or_name
+        candidate = join(path_or_name, "tokenizer.json")
+        if exists(candidate):
+            return candidate
+        raise FileNotFoundError(f"{path_or_name}: no tokenizer.json in this folder")
+    if not HUB_NAME.fullmatch(path_or_name) or path_or_name.endswith(".json"):
+        raise FileNotFoundError(f"{path_or_name}: no such tokenizer file or folder")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ModuleNotFoundError:
+        raise FileNotFoundError(
+            f"{path_or_name}: not a local tokenizer, and huggingface_hub (lmforge[hf]) is not installed"
+        ) from None
+    return hf_hub_download(repo_id=path_or_name, filename="tokenizer.json")
+
+
+def load_tokenizer(path_or_name: str) -> Tokenizer:
+    """Load a tokenizer from a ``tokenizer.json`` file, a folder containing one, or a hub name."""
+    path = resolve_tokenizer_file(path_or_name)
+    with open_file(path, "rb", compression=False) as f:
+        return Tokenizer.from_str(f.read().decode("utf-8"))
+
+
+def tokenizer_sha256(path_or_name: str) -> str:
+    """sha256 of the tokenizer's JSON bytes: the identity recorded beside token files."""
+    with open_file(resolve_tokenizer_file(path_or_name), "rb", compression=False) as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def vocab_size(tok: Tokenizer) -> int:
+    """Number of ids the tokenizer can produce (added tokens included)."""
+    return tok.get_vocab_size(with_added_tokens=True)
+
+
+def eos_token_id(tok: Tokenizer, explicit: int | None = None) -> int:
+    """The id appended after every document: ``explicit`` if given, else the first known EOS token.
+
+    OLMo-1 used 50279 (``|||IP_ADDRESS|||``) with the GPT-NeoX tokenizer, so an explicit id always wins; it
+    must still be a valid id of this tokenizer.
+    """
+    size = vocab_size(tok)
+    if explicit is not None:
+        if not 0 <= explicit < size:
+            raise ValueError(f"eos id {explicit} is outside the tokenizer's vocabulary (0..{size - 1})")
+        return int(explicit)
+    for name in EOS_CANDIDATES:
+        token_id = tok.token_to_id(name)
+        if token_id is not None:
+            return int(token_id)
+    raise ValueError(f"the tokenizer has none of the usual EOS tokens {list(EOS_CANDIDATES)}; pass --eos-id")
+
+
+def pad_token_id(tok: Tokenizer) -> int | None:
+    for name in PAD_CANDIDATES:
+        token_id = tok.token_to_id(name)
+        if token_id is not None:
+            return int(token_id)
+    return None
