@@ -1,0 +1,159 @@
+"""Gather everything a run folder knows about itself into one plain dict (the report's single input).
+
+Every source is optional: a report of a run that stopped after training still shows data and compute. The
+trainer's ``metrics.jsonl`` is read tolerantly (first of several plausible key names), because it is the one
+file written by a long-running process that may have been killed mid-line.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from typing import Any
+
+import yaml
+
+from lmforge.pipeline.layout import RunLayout
+
+# metric name -> keys the trainer may use for it, most specific first
+METRIC_KEYS: dict[str, tuple[str, ...]] = {
+    "step": ("step", "global_step"),
+    "loss": ("train/loss", "train/CrossEntropyLoss", "loss", "train_loss"),
+    "lr": ("optim/lr", "train/lr", "lr", "learning_rate"),
+    "tokens": ("train/tokens", "tokens", "tokens_seen", "global_tokens"),
+    "tokens_per_second": ("throughput/tokens_per_second", "throughput/tps", "tokens_per_second", "tps"),
+    "mfu": ("throughput/mfu", "mfu"),
+    "elapsed": ("time/elapsed", "elapsed_seconds", "elapsed", "wall_time", "time"),
+    "grad_norm": ("optim/grad_norm", "train/grad_norm", "grad_norm"),
+}
+
+
+def _read_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def read_metrics(path: str) -> list[dict[str, Any]]:
+    """Rows of a metrics JSONL file; a torn last line (killed writer) is ignored."""
+    rows: list[dict[str, Any]] = []
+    if not os.path.isfile(path):
+        return rows
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def pick(row: dict[str, Any], metric: str) -> float | None:
+    for key in METRIC_KEYS.get(metric, (metric,)):
+        value = row.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def series(rows: list[dict[str, Any]], metric: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of ``metric`` over the rows that have both."""
+    steps, values = [], []
+    for i, row in enumerate(rows):
+        value = pick(row, metric)
+        if value is None:
+            continue
+        step = pick(row, "step")
+        steps.append(step if step is not None else float(i))
+        values.append(value)
+    return steps, values
+
+
+def eval_series(rows: list[dict[str, Any]]) -> dict[str, tuple[list[float], list[float]]]:
+    """In-loop evaluation curves: every numeric key that starts with ``eval/``."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for i, row in enumerate(rows):
+        step = pick(row, "step")
+        for key, value in row.items():
+            if key.startswith("eval/") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                xs, ys = out.setdefault(key, ([], []))
+                xs.append(step if step is not None else float(i))
+                ys.append(float(value))
+    return out
+
+
+def compute_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if not rows:
+        return {}
+    last = rows[-1]
+    steps = [s for s in (pick(r, "step") for r in rows) if s is not None]
+    tps = [v for v in (pick(r, "tokens_per_second") for r in rows) if v is not None]
+    mfu = [v for v in (pick(r, "mfu") for r in rows) if v is not None]
+    losses = [v for v in (pick(r, "loss") for r in rows) if v is not None]
+    return {
+        "steps": int(max(steps)) if steps else len(rows),
+        "tokens": pick(last, "tokens"),
+        "wall_seconds": pick(last, "elapsed"),
+        "tokens_per_second": sum(tps[-10:]) / len(tps[-10:]) if tps else None,
+        "mfu": sum(mfu[-10:]) / len(mfu[-10:]) if mfu else None,
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+    }
+
+
+def _find_metrics(layout: RunLayout) -> str | None:
+    candidates = [os.path.join(layout.train, "metrics.jsonl")]
+    candidates += sorted(glob.glob(os.path.join(layout.train, "**", "metrics.jsonl"), recursive=True))
+    return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+def _curation_stats(layout: RunLayout) -> list[dict[str, Any]]:
+    """Every ``stats.json`` the curation stage left, with its path relative to the curation folder."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(layout.curated, "**", "stats.json"), recursive=True)):
+        data = _read_json(path)
+        if data is not None:
+            found.append({"path": os.path.relpath(path, layout.curated), "stats": data})
+    return found
+
+
+def collect(run_dir: str) -> dict[str, Any]:
+    layout = RunLayout(run_dir)
+    config_text = ""
+    config: dict[str, Any] = {}
+    if os.path.isfile(layout.config):
+        with open(layout.config, encoding="utf-8") as handle:
+            config_text = handle.read()
+        config = yaml.safe_load(config_text) or {}
+    manifest = _read_json(layout.manifest) or {}
+    metrics_path = _find_metrics(layout)
+    rows = read_metrics(metrics_path) if metrics_path else []
+    train_config = os.path.join(layout.train, "config.yaml")
+    return {
+        "run_dir": os.path.abspath(run_dir),
+        "name": config.get("name") or os.path.basename(os.path.abspath(run_dir)),
+        "config": config,
+        "config_text": config_text,
+        "train_config_text": open(train_config, encoding="utf-8").read()
+        if os.path.isfile(train_config)
+        else "",
+        "stages": manifest.get("stages", {}),
+        "corpus": _read_json(os.path.join(layout.corpus, "stats.json")),
+        "curation": _curation_stats(layout),
+        "analysis": _read_json(os.path.join(layout.curated, "analysis", "report.json")),
+        "tokenize": (manifest.get("stages", {}).get("tokenize") or {}).get("summary", {}),
+        "metrics_path": metrics_path,
+        "metrics": rows,
+        "compute": compute_summary(rows),
+        "eval": _read_json(layout.eval_results) or {},
+        "samples": _read_json(layout.samples) or [],
+        "hf_dir": layout.hf if os.path.isdir(layout.hf) else None,
+    }
