@@ -281,13 +281,14 @@ def load_hf_folder(
 def export_hf_folder(
     model: Transformer,
     output: str,
-    tokenizer_dir: str | None = None,
+    tokenizer_file: str | None = None,
     dtype: torch.dtype | None = None,
 ) -> dict[str, Any]:
     """Write ``output`` as a transformers folder; returns the config.json written.
 
-    ``tokenizer_dir``: a folder holding ``tokenizer.json`` (and optionally its config files); when the
-    config files are missing they are written so ``AutoTokenizer`` can load the folder too.
+    ``tokenizer_file``: a ``tokenizer.json`` to ship with the model; its ``tokenizer_config.json`` and
+    ``special_tokens_map.json`` are copied when they sit beside it, and written otherwise, so
+    ``AutoTokenizer`` loads the folder as well.
     """
     config = model.config
     state = {name: t.detach() for name, t in model.state_dict().items()}
@@ -307,17 +308,20 @@ def export_hf_folder(
         generation["bos_token_id"] = config.bos_token_id
     with atomic_write(os.path.join(output, "generation_config.json"), "wt") as f:
         f.write(json.dumps(generation, indent=2) + "\n")
-    if tokenizer_dir is not None and os.path.isfile(os.path.join(tokenizer_dir, "tokenizer.json")):
-        write_tokenizer_files(tokenizer_dir, output, config)
+    if tokenizer_file is not None:
+        write_tokenizer_files(tokenizer_file, output, config)
     return hf_config
 
 
-def write_tokenizer_files(source_dir: str, output: str, config: ModelConfig) -> None:
-    """Copy ``tokenizer.json`` and write the two small files ``AutoTokenizer`` reads beside it."""
-    for name in TOKENIZER_FILES:
-        src = os.path.join(source_dir, name)
-        if os.path.isfile(src) and os.path.abspath(src) != os.path.abspath(os.path.join(output, name)):
-            shutil.copyfile(src, os.path.join(output, name))
+def write_tokenizer_files(tokenizer_file: str, output: str, config: ModelConfig) -> None:
+    """Copy ``tokenizer.json`` (+ companions) and write the small files ``AutoTokenizer`` reads beside it."""
+    source_dir = os.path.dirname(os.path.abspath(tokenizer_file))
+    sources = {"tokenizer.json": tokenizer_file}
+    sources.update({name: os.path.join(source_dir, name) for name in TOKENIZER_FILES[1:]})
+    for name, src in sources.items():
+        dst = os.path.join(output, name)
+        if os.path.isfile(src) and os.path.abspath(src) != os.path.abspath(dst):
+            shutil.copyfile(src, dst)
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(os.path.join(output, "tokenizer.json"))

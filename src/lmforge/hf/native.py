@@ -164,7 +164,10 @@ def native_model_config(
             f"{folder}: the number of attention heads cannot be read from the weights; put OLMo's "
             "config.yaml beside them or pass --model.n_heads=N"
         )
-    section.setdefault("embedding_size", wte.shape[0])
+    section["embedding_size"] = wte.shape[0]
+    # Keep embedding_size only where the usual padding rule does not give it back (a cleaner config).
+    if model_config_from_dict({**section, "embedding_size": None}).padded_vocab_size == wte.shape[0]:
+        section["embedding_size"] = None
     return model_config_from_dict(section)
 
 

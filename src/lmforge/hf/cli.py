@@ -1,0 +1,115 @@
+"""``lmforge export`` (lmforge -> transformers folder) and ``lmforge import`` (transformers / OLMo -> lmforge)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from lmforge.config import ConfigError, parse_overrides
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def find_tokenizer(model_path: str) -> str | None:
+    """``tokenizer.json`` in the model folder, or in its parent (a run folder holding ``stepN/``)."""
+    for folder in (model_path, os.path.dirname(os.path.abspath(model_path))):
+        candidate = os.path.join(folder, "tokenizer.json")
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _tokenizer_arg(value: str | None) -> str | None:
+    if value is None:
+        return None
+    path = os.path.join(value, "tokenizer.json") if os.path.isdir(value) else value
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{value}: no tokenizer.json")
+    return path
+
+
+def export_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lmforge export",
+        description="Write a Hugging Face folder (config.json + model.safetensors + tokenizer) that "
+        "transformers loads as OlmoForCausalLM or Olmo2ForCausalLM.",
+    )
+    parser.add_argument(
+        "model", help="lmforge model folder, training checkpoint, or any folder load_model reads"
+    )
+    parser.add_argument("--output", required=True, help="the Hugging Face folder to write")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default: as stored")
+    parser.add_argument(
+        "--tokenizer", default=None, help="tokenizer.json (default: the one beside the model)"
+    )
+    args = parser.parse_args(list(argv))
+
+    from lmforge.hf.convert import UnsupportedFamilyError, export_hf_folder
+    from lmforge.models.loading import load_model
+
+    model = load_model(args.model)
+    tokenizer = _tokenizer_arg(args.tokenizer) or find_tokenizer(args.model)
+    try:
+        hf_config = export_hf_folder(model, args.output, tokenizer, DTYPES.get(args.dtype or ""))
+    except UnsupportedFamilyError as err:
+        print(f"lmforge export: {args.model}: cannot export a 'custom' model: {err}", file=sys.stderr)
+        return 2
+    summary = {
+        "output": args.output,
+        "architecture": hf_config["architectures"][0],
+        "dtype": hf_config["dtype"],
+        "tokenizer": tokenizer,
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def import_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lmforge import",
+        description="Convert a Hugging Face OLMo / OLMo-2 folder or a native OLMo checkpoint (model.pt or "
+        "model.safetensors, with OLMo's config.yaml) into an lmforge model folder.",
+        epilog="Extra --model.FIELD=VALUE arguments fill in what a native checkpoint without config.yaml "
+        "cannot tell (e.g. --model.n_heads=16).",
+    )
+    parser.add_argument("source", help="Hugging Face folder or native OLMo checkpoint folder")
+    parser.add_argument("--output", required=True, help="the lmforge model folder to write")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default: as stored")
+    args, rest = parser.parse_known_args(list(argv))
+    overrides = parse_overrides(rest)
+    if set(overrides) - {"model"}:
+        raise ConfigError(
+            sorted(set(overrides) - {"model"})[0], "only --model.FIELD=VALUE overrides are accepted"
+        )
+
+    from lmforge.hf.convert import load_hf_folder
+    from lmforge.hf.native import is_native_olmo_checkpoint, load_native_olmo
+    from lmforge.models.folder import save_model_folder
+
+    source = args.source
+    dtype = DTYPES.get(args.dtype or "")
+    if os.path.isfile(os.path.join(source, "config.json")):
+        model = load_hf_folder(source, dtype=dtype)
+        kind = "huggingface"
+    elif is_native_olmo_checkpoint(source):
+        model = load_native_olmo(source, dtype=dtype, overrides=overrides.get("model"))
+        kind = "olmo-native"
+    else:
+        raise FileNotFoundError(
+            f"{source}: neither a Hugging Face folder (config.json) nor a native OLMo checkpoint "
+            "(model.pt / model.safetensors with transformer.blocks.N.att_proj.weight)"
+        )
+    tokenizer = find_tokenizer(source) if os.path.isfile(os.path.join(source, "tokenizer.json")) else None
+    save_model_folder(
+        model,
+        args.output,
+        extra_config={"imported_from": {"path": source, "format": kind}},
+        tokenizer_file=tokenizer,
+    )
+    print(json.dumps({"output": args.output, "format": kind, "family": model.config.family}, indent=2))
+    return 0

@@ -1,0 +1,232 @@
+"""lmforge export / import: transformers loads the export cleanly; round trips are bit-identical."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import pytest
+import torch
+from hf_twins import random_model
+from safetensors.torch import save_file
+from tokenizers import Tokenizer, models, pre_tokenizers
+
+from lmforge.config import to_dict
+from lmforge.hf.cli import export_main, import_main
+from lmforge.hf.native import is_native_olmo_checkpoint, load_native_olmo
+from lmforge.models import load_model, save_model_folder
+
+transformers = pytest.importorskip("transformers")
+VOCAB = 250
+
+
+def write_tokenizer(path: str) -> str:
+    vocab = {f"w{i}": i for i in range(VOCAB - 1)} | {"<|endoftext|>": VOCAB - 1}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="w0"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(path)
+    return path
+
+
+def model_folder(tmp_path, name: str, with_tokenizer: bool = True) -> tuple[torch.nn.Module, str]:
+    model = random_model(name, vocab_size=VOCAB).eval()
+    folder = str(tmp_path / f"{name}-lmforge")
+    tokenizer = write_tokenizer(str(tmp_path / "tokenizer.json")) if with_tokenizer else None
+    save_model_folder(model, folder, tokenizer_file=tokenizer)
+    return model, folder
+
+
+@pytest.mark.parametrize("name", ["olmo_clip_tied", "olmo_gqa", "olmo2_gqa_tied", "olmo2"])
+def test_export_loads_in_transformers_without_warnings(tmp_path, name, caplog):
+    model, folder = model_folder(tmp_path, name)
+    out = str(tmp_path / "hf")
+    assert export_main([folder, "--output", out]) == 0
+    assert sorted(os.listdir(out)) == sorted(
+        [
+            "config.json",
+            "generation_config.json",
+            "model.safetensors",
+            "special_tokens_map.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+        ]
+    )
+    with caplog.at_level(logging.WARNING):
+        hf_model, info = transformers.AutoModelForCausalLM.from_pretrained(out, output_loading_info=True)
+    assert type(hf_model).__name__ == ("Olmo2ForCausalLM" if name.startswith("olmo2") else "OlmoForCausalLM")
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
+    noisy = [r.getMessage() for r in caplog.records if "weight" in r.getMessage().lower()]
+    assert not noisy, noisy
+    ids = torch.randint(0, VOCAB, (2, 19))
+    with torch.no_grad():
+        torch.testing.assert_close(hf_model(ids).logits, model(ids).logits, atol=1e-5, rtol=0)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+    assert tokenizer.eos_token == "<|endoftext|>"
+    assert tokenizer("w3 w7")["input_ids"] == [3, 7]
+
+
+@pytest.mark.parametrize("name", ["olmo_mqa_clip", "olmo_tied", "olmo2_gqa_tied"])
+def test_export_then_import_is_bit_identical(tmp_path, name):
+    model, folder = model_folder(tmp_path, name)
+    hf_dir, back = str(tmp_path / "hf"), str(tmp_path / "back")
+    assert export_main([folder, "--output", hf_dir]) == 0
+    assert import_main([hf_dir, "--output", back]) == 0
+    loaded = load_model(back)
+    original = model.state_dict()
+    assert loaded.state_dict().keys() == original.keys()
+    for key, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor, original[key]), key
+    ours, theirs = to_dict(model.config), to_dict(loaded.config)
+    ours.pop("preset"), theirs.pop("preset")
+    assert theirs == ours
+    assert os.path.isfile(os.path.join(back, "tokenizer.json"))
+    # load_model reads Hugging Face folders directly, too.
+    direct = load_model(hf_dir)
+    assert all(torch.equal(t, original[k]) for k, t in direct.state_dict().items())
+
+
+def test_bfloat16_export(tmp_path):
+    _, folder = model_folder(tmp_path, "olmo2", with_tokenizer=False)
+    out = str(tmp_path / "hf")
+    assert export_main([folder, "--output", out, "--dtype", "bfloat16"]) == 0
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["dtype"] == "bfloat16"
+    assert load_model(out).embeddings.weight.dtype == torch.bfloat16
+    assert not os.path.exists(os.path.join(out, "tokenizer.json"))
+
+
+def test_custom_family_is_refused(tmp_path, capsys):
+    from lmforge.models.folder import model_config_from_dict
+    from lmforge.nn import build_model
+
+    config = model_config_from_dict({"preset": "tiny", "vocab_size": VOCAB, "qk_norm": True})
+    assert config.family == "custom"
+    folder = str(tmp_path / "custom")
+    save_model_folder(build_model(config), folder)
+    assert export_main([folder, "--output", str(tmp_path / "hf")]) == 2
+    assert "custom" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "hf" / "model.safetensors")
+
+
+def native_state(model) -> dict[str, torch.Tensor]:
+    """lmforge names -> OLMo's native names (the inverse of the importer, written independently)."""
+    out = {}
+    for name, tensor in model.state_dict().items():
+        name = name.replace("embeddings.weight", "transformer.wte.weight")
+        name = name.replace("final_norm.weight", "transformer.ln_f.weight")
+        name = name.replace("lm_head.weight", "transformer.ff_out.weight")
+        name = name.replace("blocks.", "transformer.blocks.").replace("attention.", "")
+        name = name.replace("feed_forward.", "")
+        out[name] = tensor.clone()
+    return out
+
+
+OLMO_YAML = {
+    "olmo": """model:
+  d_model: 128
+  n_heads: 4
+  n_kv_heads: 2
+  n_layers: 2
+  mlp_ratio: 6
+  weight_tying: false
+  clip_qkv: 0.08
+  vocab_size: 250
+  embedding_size: 256
+  eos_token_id: 249
+  pad_token_id: 1
+  max_sequence_length: 512
+  rope_theta: 500
+  layer_norm_type: default
+  layer_norm_with_affine: false
+  include_bias: false
+  activation_type: swiglu
+  block_type: sequential
+""",
+    "olmo2": """run_name: tiny-olmo2
+model:
+  d_model: 128
+  n_heads: 4
+  n_layers: 2
+  mlp_hidden_size: 768
+  weight_tying: true
+  vocab_size: 250
+  embedding_size: 256
+  eos_token_id: 249
+  pad_token_id: 1
+  max_sequence_length: 512
+  rope_theta: 500000
+  layer_norm_type: rms
+  layer_norm_with_affine: true
+  layer_norm_eps: 1.0e-06
+  attention_layer_norm: true
+  norm_after: true
+""",
+}
+
+
+# The lmforge model sections the two YAML files above describe.
+NATIVE_SECTIONS = {
+    "olmo": {"preset": "tiny", "n_kv_heads": 2, "clip_qkv": 0.08, "rope_theta": 500.0},
+    "olmo2": {"preset": "tiny_olmo2", "weight_tying": True},
+}
+
+
+@pytest.mark.parametrize("family", ["olmo", "olmo2"])
+def test_native_olmo_checkpoint_pt_with_config_yaml(tmp_path, family):
+    from lmforge.models.folder import model_config_from_dict
+    from lmforge.nn import build_model
+
+    section = {**NATIVE_SECTIONS[family], "vocab_size": VOCAB, "eos_token_id": 249, "pad_token_id": 1}
+    model = build_model(model_config_from_dict(section), seed=5).eval()
+    native = tmp_path / "native"
+    native.mkdir()
+    (native / "config.yaml").write_text(OLMO_YAML[family])
+    torch.save(native_state(model), native / "model.pt")
+    assert is_native_olmo_checkpoint(str(native))
+    out = str(tmp_path / "imported")
+    assert import_main([str(native), "--output", out]) == 0
+    loaded = load_model(out)
+    assert loaded.state_dict().keys() == model.state_dict().keys()
+    for key, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], tensor), key
+    ours, theirs = to_dict(model.config), to_dict(loaded.config)
+    for field in ("preset", "init_fn", "init_std"):  # training-time choices OLMo's YAML may not carry
+        ours.pop(field), theirs.pop(field)
+    assert theirs == ours
+    ids = torch.randint(0, VOCAB, (2, 11))
+    with torch.no_grad():
+        assert torch.equal(loaded(ids).logits, model(ids).logits)
+    # load_model reads the native folder directly too.
+    assert torch.equal(load_model(str(native)).embeddings.weight, model.embeddings.weight)
+
+
+def test_native_safetensors_without_config_needs_heads(tmp_path):
+    model = random_model("olmo_tied", vocab_size=VOCAB).eval()
+    native = tmp_path / "native"
+    native.mkdir()
+    save_file(native_state(model), str(native / "model.safetensors"))
+    with pytest.raises(ValueError, match="n_heads"):
+        load_native_olmo(str(native))
+    out = str(tmp_path / "imported")
+    assert import_main([str(native), "--output", out, "--model.n_heads=4"]) == 0
+    loaded = load_model(out)
+    assert loaded.config.weight_tying and loaded.config.n_heads == 4
+    ids = torch.randint(0, VOCAB, (1, 9))
+    with torch.no_grad():
+        assert torch.equal(loaded(ids).logits, model(ids).logits)
+
+
+class _Payload:
+    """Anything that is not a tensor: unpickling it would run arbitrary code in general."""
+
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_native_pt_never_unpickles_objects(tmp_path):
+    native = tmp_path / "native"
+    native.mkdir()
+    torch.save({"transformer.wte.weight": torch.zeros(4, 4), "evil": _Payload()}, native / "model.pt")
+    with pytest.raises(Exception, match=r"(?i)weights_only|unsupported|global"):
+        is_native_olmo_checkpoint(str(native))
