@@ -1,0 +1,158 @@
+"""A memmap dataset of fixed-length instances over many token files.
+
+Each token file is a raw array (no header) of one dtype, as ``lmforge tokenize`` and OLMo write them.
+Instance ``i`` is ``seq_len`` consecutive tokens of one file; each file's last ``tokens % seq_len`` tokens are
+dropped and documents may span instances (as in OLMo). Remote files (fsspec URLs) are read by byte range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lmforge.config import ConfigError
+from lmforge.io import exists, expand_paths, is_remote, join, read_json
+
+MANIFEST = "manifest.json"
+
+
+def _local(path: str) -> str:
+    return path[len("file://") :] if path.startswith("file://") else path
+
+
+def _dirname(path: str) -> str:
+    return path.rsplit("/", 1)[0] if is_remote(path) else os.path.dirname(_local(path))
+
+
+def resolve_token_files(patterns: Sequence[str]) -> list[str]:
+    """Token files named by ``patterns``, in order: a folder with a ``manifest.json`` gives the manifest's
+    files (so leftovers of other runs are ignored), another folder its ``*.npy`` files, a glob its matches."""
+    files: list[str] = []
+    for pattern in patterns:
+        manifest = join(pattern, MANIFEST)
+        if not any(ch in pattern for ch in "*?[") and exists(manifest):
+            files.extend(join(pattern, f["path"]) for f in read_json(manifest)["files"])
+            continue
+        files.extend(p for p in expand_paths(pattern) if p.endswith(".npy"))
+    if not files:
+        raise FileNotFoundError(f"no token files (*.npy) in {list(patterns)}")
+    return list(dict.fromkeys(files))
+
+
+def manifests_for(files: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``manifest.json`` files found beside ``files`` (one per folder)."""
+    found = []
+    for folder in dict.fromkeys(_dirname(f) for f in files):
+        path = join(folder, MANIFEST) if folder else MANIFEST
+        if exists(path):
+            found.append(read_json(path))
+    return found
+
+
+def _agreed(manifests: list[dict[str, Any]], key: str) -> Any:
+    values = {m.get(key) for m in manifests if m.get(key) is not None}
+    if len(values) > 1:
+        raise ConfigError(f"data.{key}", f"the token folders disagree ({sorted(values)}); set it explicitly")
+    return values.pop() if values else None
+
+
+def resolve_dtype(requested: str, manifests: list[dict[str, Any]]) -> str:
+    if requested != "auto":
+        return requested
+    return _agreed(manifests, "dtype") or "uint16"
+
+
+def resolve_eos(requested: int | None, manifests: list[dict[str, Any]]) -> int | None:
+    return requested if requested is not None else _agreed(manifests, "eos_token_id")
+
+
+class TokenFile:
+    """One flat array on disk; read by memmap when local, by byte range when remote."""
+
+    def __init__(self, path: str, dtype: str) -> None:
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        if is_remote(path):
+            import fsspec
+
+            self._fs, self._fs_path = fsspec.core.url_to_fs(path)
+            size = int(self._fs.size(self._fs_path))
+        else:
+            size = os.path.getsize(_local(path))
+        if size % self.dtype.itemsize:
+            raise ValueError(
+                f"{path}: {size} bytes is not a whole number of {self.dtype} values; wrong dtype?"
+            )
+        self.length = size // self.dtype.itemsize
+        self._memmap: np.memmap | None = None
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        if is_remote(self.path):
+            raw = self._fs.cat_file(self._fs_path, start * self.dtype.itemsize, stop * self.dtype.itemsize)
+            return np.frombuffer(raw, dtype=self.dtype)
+        if self._memmap is None:
+            # opened lazily: a loader copied into another process opens its own maps
+            self._memmap = np.memmap(_local(self.path), dtype=self.dtype, mode="r")
+        return np.array(self._memmap[start:stop])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_memmap": None}
+
+
+class MemmapDataset:
+    """Fixed-length instances over token files (and optional parallel label-mask files)."""
+
+    def __init__(
+        self, files: Sequence[str], seq_len: int, dtype: str, label_mask_files: Sequence[str] | None = None
+    ) -> None:
+        self.seq_len = seq_len
+        self.files = [TokenFile(f, dtype) for f in files]
+        self.label_masks: list[TokenFile] | None = None
+        if label_mask_files is not None:
+            if len(label_mask_files) != len(files):
+                raise ConfigError(
+                    "data.label_mask_paths",
+                    f"{len(label_mask_files)} mask files for {len(files)} token files",
+                )
+            self.label_masks = [TokenFile(f, "bool") for f in label_mask_files]
+            for tokens, mask in zip(self.files, self.label_masks):
+                if tokens.length != mask.length:
+                    raise ConfigError(
+                        "data.label_mask_paths",
+                        f"{mask.path} has {mask.length} values but {tokens.path} has {tokens.length} tokens",
+                    )
+        counts = np.array([f.length // seq_len for f in self.files], dtype=np.int64)
+        self.offsets = np.concatenate(([0], np.cumsum(counts)))  # instance offset of each file
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """Instance index -> (file index, first token in that file)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"instance {index} out of range (0..{len(self) - 1})")
+        file_index = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return file_index, int(index - self.offsets[file_index]) * self.seq_len
+
+    def read(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        file_index, start = self.locate(index)
+        tokens = self.files[file_index].read(start, start + self.seq_len)
+        mask = None
+        if self.label_masks is not None:
+            mask = self.label_masks[file_index].read(start, start + self.seq_len)
+        return tokens, mask
+
+    def fingerprint(self) -> str:
+        """Identifies the data, not where it lies: file names (relative to their common folder), sizes,
+        dtype and seq_len. Moving the folder keeps it; adding, removing or changing a file changes it."""
+        paths = [f.path for f in self.files]
+        root = os.path.commonpath([_local(p) for p in paths]) if len(paths) > 1 else _dirname(paths[0])
+        digest = hashlib.sha256(f"seq_len={self.seq_len};dtype={self.files[0].dtype}".encode())
+        for f in self.files:
+            name = os.path.relpath(_local(f.path), root) if root else f.path
+            digest.update(f";{name}:{f.length}".encode())
+        return digest.hexdigest()[:16]
