@@ -21,7 +21,9 @@ from lmforge.pipeline.manifest import Manifest, config_hash, fingerprint
 @dataclasses.dataclass
 class Stage:
     name: str
-    config: Any  # JSON-serialisable: the part of the config this stage's result depends on
+    # JSON-serialisable: the part of the config this stage's result depends on; a callable is evaluated
+    # when the stage's turn comes, for configs that depend on earlier stages' outputs (e.g. the vocabulary)
+    config: Any
     inputs: list[str]
     outputs: list[str]
     run: Callable[[], dict[str, Any]]
@@ -66,7 +68,7 @@ def run_stages(stages: Sequence[Stage], run_dir: str, *, force: Sequence[str] = 
     total = len(stages)
     pipeline_start = time.time()
     for index, stage in enumerate(stages, 1):
-        cfg_hash = config_hash(stage.config)
+        cfg_hash = config_hash(stage.config() if callable(stage.config) else stage.config)
         input_fp = fingerprint(stage.inputs)
         if input_fp["missing"]:
             raise FileNotFoundError(f"stage {stage.name}: input(s) missing: {', '.join(input_fp['missing'])}")
