@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from lmforge.documents import write_documents
+from lmforge.io import InputError
+from lmforge.tokenize.tokenizer import eos_token_id, load_tokenizer, pad_token_id, tokenizer_sha256
+from lmforge.tokenize.train import SPECIAL_TOKENS, train_tokenizer
+
+
+def test_trained_tokenizer_has_fixed_special_ids_and_round_trips(tokenizer_path):
+    tok = load_tokenizer(tokenizer_path)
+    assert [tok.token_to_id(t) for t in SPECIAL_TOKENS] == [0, 1, 2, 3, 4]
+    assert tok.get_vocab_size() <= 400
+    assert eos_token_id(tok) == 0 and pad_token_id(tok) == 1
+    text = "Über data 東京 |||EMAIL_ADDRESS||| x_y 3.14\n\n\tend emoji 🦀"
+    ids = tok.encode(text).ids
+    assert tok.decode(ids, skip_special_tokens=False) == text
+    # a PII mask is one token, not split into pieces
+    assert ids.count(tok.token_to_id("|||EMAIL_ADDRESS|||")) == 1
+    # bytes never seen in training still encode (byte-level alphabet) and decode exactly
+    assert tok.decode(tok.encode("ŋ\u2603").ids) == "ŋ\u2603"
+
+
+def test_training_counts_documents_and_skips_bad_lines(tmp_path):
+    good = [{"id": str(i), "text": f"hello world {i}"} for i in range(5)]
+    write_documents(str(tmp_path / "a.jsonl"), good)
+    with open(tmp_path / "a.jsonl", "ab") as f:
+        f.write(b"{broken\n")
+    out = str(tmp_path / "tok.json")
+    with pytest.raises(InputError, match=r"a\.jsonl:6: malformed JSON"):
+        train_tokenizer(str(tmp_path / "a.jsonl"), 300, out)
+    result = train_tokenizer(str(tmp_path / "a.jsonl"), 300, out, on_error="skip")
+    assert (result.documents, result.rejected) == (5, 1)
+    assert load_tokenizer(out).token_to_id("<|endoftext|>") == 0
+    with pytest.raises(ValueError, match="at least 261"):
+        train_tokenizer(str(tmp_path / "a.jsonl"), 100, out)
+
+
+def test_load_from_folder_file_and_errors(tokenizer_path, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(tokenizer_path, folder / "tokenizer.json")
+    a, b = load_tokenizer(tokenizer_path), load_tokenizer(str(folder))
+    assert a.encode("the data").ids == b.encode("the data").ids
+    assert tokenizer_sha256(str(folder)) == tokenizer_sha256(tokenizer_path)
+    with pytest.raises(FileNotFoundError, match="no tokenizer.json"):
+        load_tokenizer(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no such tokenizer"):
+        load_tokenizer(str(tmp_path / "missing.json"))
+
+
+def test_eos_choice(tokenizer_path, tmp_path):
+    tok = load_tokenizer(tokenizer_path)
+    assert eos_token_id(tok, 4) == 4  # explicit wins (OLMo-1 used |||IP_ADDRESS||| as EOS)
+    with pytest.raises(ValueError, match="outside the tokenizer"):
+        eos_token_id(tok, 10_000)
+    # a tokenizer whose EOS is spelled </s>
+    spec = json.loads(open(tokenizer_path).read())
+
+    def rename(old: str, new: str) -> None:
+        for added in spec["added_tokens"]:
+            if added["content"] == old:
+                added["content"] = new
+        spec["model"]["vocab"][new] = spec["model"]["vocab"].pop(old)
+        path.write_text(json.dumps(spec))
+
+    path = tmp_path / "s.json"
+    rename("<|endoftext|>", "</s>")
+    assert eos_token_id(load_tokenizer(str(path))) == 0
+    rename("</s>", "<nothing>")
+    with pytest.raises(ValueError, match="pass --eos-id"):
+        eos_token_id(load_tokenizer(str(path)))
+
+
+def test_cli_train(tmp_path, capsys):
+    from lmforge.cli import main
+
+    write_documents(str(tmp_path / "d" / "a.jsonl.gz"), [{"id": "1", "text": "abc abd abe " * 20}])
+    out = tmp_path / "t.json"
+    assert (
+        main(
+            [
+                "tokenizer",
+                "train",
+                "--input",
+                str(tmp_path / "d" / "*.jsonl.gz"),
+                "--vocab-size",
+                "270",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["documents"] == 1
+    assert load_tokenizer(str(out)).get_vocab_size() <= 270
