@@ -9,11 +9,52 @@ import pytest
 from lmforge.documents import write_documents
 from lmforge.tokenize.train import train_tokenizer
 
-WORDS = (
-    "the of and to in is was for on that with as by at from his her data model token train open "
-    "science language corpus über naïve café 東京 数据 résumé 1234 42 3.14 def return class x_y "
-    "|||EMAIL_ADDRESS||| |||PHONE_NUMBER||| |||IP_ADDRESS||| \n \n\n \t"
-).split(" ")
+WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "was",
+    "for",
+    "on",
+    "that",
+    "with",
+    "as",
+    "by",
+    "at",
+    "from",
+    "his",
+    "her",
+    "data",
+    "model",
+    "token",
+    "train",
+    "open",
+    "science",
+    "language",
+    "corpus",
+    "über",
+    "naïve",
+    "café",
+    "東京",
+    "数据",
+    "résumé",
+    "1234",
+    "42",
+    "3.14",
+    "def",
+    "return",
+    "class",
+    "x_y",
+    "|||EMAIL_ADDRESS|||",
+    "|||PHONE_NUMBER|||",
+    "|||IP_ADDRESS|||",
+    "\n",
+    "\n\n",
+    "\t",
+]
 
 
 def make_documents(source: str, n: int, seed: int, min_words: int = 5, max_words: int = 120) -> list[dict]:

@@ -22,7 +22,8 @@ def _tree(folder) -> dict[str, bytes]:
     for root, _, names in os.walk(folder):
         for name in names:
             path = os.path.join(root, name)
-            out[os.path.relpath(path, folder)] = open(path, "rb").read()
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, folder)] = f.read()
     return out
 
 
@@ -48,9 +49,7 @@ def test_tokens_equal_encode_plus_eos_for_every_document(tmp_path, corpus, token
         assert len(rows) == record["documents"]
         assert int(rows[-1]["end"]) == len(tokens) and int(rows[0]["start"]) == 0
         for row in rows:
-            expected = tok.encode(texts[(row["input"], int(row["line"]))], add_special_tokens=False).ids + [
-                eos
-            ]
+            expected = [*tok.encode(texts[row["input"], int(row["line"])], add_special_tokens=False).ids, eos]
             assert tokens[int(row["start"]) : int(row["end"])].tolist() == expected
             seen.add((row["input"], int(row["line"])))
     assert seen == set(texts)  # every document exactly once
@@ -274,6 +273,6 @@ def test_fsspec_input_and_output(tmp_path, tokenizer_path):
     fs = fsspec.filesystem("memory")
     raw = fs.cat_file("/lmforge-test/tokens/" + manifest["files"][0]["path"])
     tok = load_tokenizer(tokenizer_path)
-    expected = [t for d in docs for t in tok.encode(d["text"]).ids + [0]]
+    expected = [t for d in docs for t in [*tok.encode(d["text"]).ids, 0]]
     assert np.frombuffer(raw, dtype=np.uint16).tolist() == expected
     assert fs.exists("/lmforge-test/tokens/manifest.json")
