@@ -22,7 +22,7 @@ METRIC_KEYS: dict[str, tuple[str, ...]] = {
     "loss": ("train/loss", "train/CrossEntropyLoss", "loss", "train_loss"),
     "lr": ("optim/lr", "train/lr", "lr", "learning_rate"),
     "tokens": ("train/tokens", "tokens", "tokens_seen", "global_tokens"),
-    "tokens_per_second": ("throughput/tokens_per_second", "throughput/tps", "tokens_per_second", "tps"),
+    "tokens_per_second": ("throughput/tokens_per_second", "tokens_per_s", "tokens_per_second", "tps"),
     "mfu": ("throughput/mfu", "mfu"),
     "elapsed": ("time/elapsed", "elapsed_seconds", "elapsed", "wall_time", "time"),
     "grad_norm": ("optim/grad_norm", "train/grad_norm", "grad_norm"),
