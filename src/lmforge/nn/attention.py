@@ -77,11 +77,17 @@ class Attention(nn.Module):
         q, k = apply_rope(q, k, *rope)
         if cache is not None:
             k, v = cache.update(k, v)
-        if self.n_kv_heads != self.n_heads:
-            repeat = self.n_heads // self.n_kv_heads
-            k = k.repeat_interleave(repeat, dim=1)
-            v = v.repeat_interleave(repeat, dim=1)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
+        # mask=None means causal; a single query (a decoding step) attends to every cached key, and SDPA's
+        # is_causal would align it with the first key instead. enable_gqa shares each k/v head among
+        # n_heads / n_kv_heads query heads without materialising copies (the KV cache stays small).
+        out = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=mask is None and seq > 1,
+            enable_gqa=self.n_kv_heads != self.n_heads,
+        )
         return self.attn_out(out.transpose(1, 2).reshape(batch, seq, -1))
 
 

@@ -69,22 +69,30 @@ class Transformer(nn.Module):
         positions: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         kv_caches: list[KVCache] | None = None,
+        logits_to_keep: int = 0,
     ) -> ModelOutput:
         """Logits for ``input_ids`` [B, T].
 
         ``doc_lens`` [B, max_docs]: restrict attention to within documents. ``attention_mask`` [B, past+T]:
         1 for real tokens (left padding 0). ``positions`` [B, T]: RoPE positions (default: past + arange).
-        ``kv_caches``: one :class:`KVCache` per layer for incremental decoding.
+        ``kv_caches``: one :class:`KVCache` per layer for incremental decoding. ``logits_to_keep`` > 0:
+        compute logits for the last that many positions only (decoding needs one; the output projection is
+        the largest matmul of a small model).
         """
         batch, seq = input_ids.shape
         past = kv_caches[0].length if kv_caches else 0
         if positions is None:
             positions = torch.arange(past, past + seq, device=input_ids.device)
         rope = rope_angles(positions, self.config.head_dim, self.config.rope_theta)
-        mask = build_attention_mask(batch, seq, past + seq, input_ids.device, doc_lens, attention_mask)
+        if past and seq == 1 and doc_lens is None and attention_mask is None:
+            mask = None  # one new token sees the whole cache: no mask needed
+        else:
+            mask = build_attention_mask(batch, seq, past + seq, input_ids.device, doc_lens, attention_mask)
         x = self.embeddings(input_ids)
         for i, block in enumerate(self.blocks.values()):
             x = block(x, rope, mask, kv_caches[i] if kv_caches else None)
+        if logits_to_keep > 0:
+            x = x[:, -logits_to_keep:]
         x = self.final_norm(x)
         logits = x @ self.output_weight().t() if self.lm_head is None else self.lm_head(x)
         return ModelOutput(logits=logits)

@@ -1,0 +1,72 @@
+"""``lmforge generate MODEL --prompt "..."``: print the continuation of a prompt."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+
+import torch
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def _tokenizer_source(model_path: str, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    if os.path.isfile(os.path.join(model_path, "tokenizer.json")):
+        return model_path
+    parent = os.path.dirname(os.path.abspath(model_path))  # a checkpoint stepN/ inside a run folder
+    if os.path.isfile(os.path.join(parent, "tokenizer.json")):
+        return parent
+    raise FileNotFoundError(f"{model_path}: no tokenizer.json beside the model; pass --tokenizer")
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lmforge generate",
+        description="Continue prompts with an lmforge model folder, training checkpoint or Hugging Face OLMo "
+        "folder (KV-cache decoding; greedy unless --temperature > 0).",
+    )
+    parser.add_argument("model")
+    parser.add_argument("--prompt", action="append", required=True, help="repeat for a batch of prompts")
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--tokenizer", default=None, help="tokenizer.json, a folder with one, or a hub name")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--eos-id", type=int, default=None, help="default: the model config's eos_token_id")
+    parser.add_argument("--no-eos", action="store_true", help="always generate --max-new-tokens tokens")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default: as stored")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", action="store_true", help="one JSON object per prompt (with token ids)")
+    args = parser.parse_args(list(argv))
+
+    from lmforge.config import validate
+    from lmforge.generate.decode import generate
+    from lmforge.generate.sampling import SamplingParams
+    from lmforge.models.loading import load_model
+    from lmforge.tokenize.tokenizer import load_tokenizer
+
+    params = SamplingParams(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    validate(params)
+    tokenizer = load_tokenizer(_tokenizer_source(args.model, args.tokenizer))
+    model = load_model(args.model, device=args.device, dtype=DTYPES.get(args.dtype or "")).eval()
+    eos = None if args.no_eos else (args.eos_id if args.eos_id is not None else -1)
+    encoded = [tokenizer.encode(p, add_special_tokens=False).ids for p in args.prompt]
+    outputs = generate(model, encoded, params, eos_token_id=eos)
+    for prompt, tokens in zip(args.prompt, outputs):
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        if args.json:
+            print(json.dumps({"prompt": prompt, "completion": text, "tokens": tokens}))
+        else:
+            print(text)
+    return 0
