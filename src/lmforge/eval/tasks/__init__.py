@@ -1,0 +1,1 @@
+"""Downstream task definitions: specs, templates, built-in YAML tasks, data loading, prompts, metrics."""
