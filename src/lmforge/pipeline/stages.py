@@ -172,7 +172,8 @@ def report_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
         paths = write_report(layout.run_dir, layout.report, model_card=False)
         return {"html": paths["html"]}
 
-    inputs = [p for p in (layout.train, layout.eval, layout.samples, layout.hf) if p]
+    inputs = [layout.train] + ([layout.eval] if cfg.eval.enabled else [])
+    inputs += [layout.samples, layout.hf] if cfg.export.enabled else []
     return Stage(
         "report", to_dict(cfg.report), inputs, [layout.report], run, "write report.html and report.md"
     )
