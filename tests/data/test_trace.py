@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import yaml
+
+from lmforge.cli import main
+from lmforge.data import DataConfig, DataLoader
+from lmforge.data.trace import trace_batch
+from lmforge.documents import read_documents, write_documents
+from lmforge.tokenize.run import tokenize_documents
+from lmforge.tokenize.tokenizer import load_tokenizer
+from lmforge.tokenize.train import train_tokenizer
+
+
+def _corpus(tmp_path) -> tuple[str, str, str]:
+    words = ["alpha", "beta", "gamma", "delta", "data", "open", "model", "über", "東京", "42"]
+    for source in ("web", "books"):
+        docs = [
+            {
+                "id": f"{source}-{i}",
+                "source": source,
+                "text": " ".join(words[(i + j) % 10] for j in range(5 + 7 * i)),
+            }
+            for i in range(30)
+        ]
+        write_documents(str(tmp_path / "documents" / source / "0.jsonl.gz"), docs)
+    tokenizer = str(tmp_path / "tokenizer.json")
+    train_tokenizer(str(tmp_path / "documents"), 300, tokenizer)
+    tokens = str(tmp_path / "tokens")
+    tokenize_documents(str(tmp_path / "documents"), tokenizer, tokens, progress=False)
+    return str(tmp_path / "documents"), tokenizer, tokens
+
+
+def test_trace_maps_every_token_of_a_batch_to_its_document(tmp_path):
+    documents, tokenizer, tokens = _corpus(tmp_path)
+    tok = load_tokenizer(tokenizer)
+    texts = {
+        doc["id"]: doc["text"]
+        for p in (documents + "/web/0.jsonl.gz", documents + "/books/0.jsonl.gz")
+        for _, doc in read_documents(p)
+    }
+    loader = DataLoader(DataConfig(paths=[tokens], seq_len=64), seed=9)
+    assert loader.eos_token_id == 0 and loader.dtype == "uint16"
+    for k in (0, 3):
+        pieces = trace_batch(loader, k, 4)
+        ids = loader.global_batch_instances(k, 4)
+        assert sorted({p.instance for p in pieces}) == sorted(ids.tolist())
+        for instance in ids.tolist():
+            mine = [p for p in pieces if p.instance == instance]
+            assert sum(p.file_span[1] - p.file_span[0] for p in mine) == 64  # every token accounted for
+            instance_tokens = loader.dataset.read(instance)[0]
+            offset = 0
+            for p in mine:
+                expected = [*tok.encode(texts[p.id]).ids, 0][p.document_span[0] : p.document_span[1]]
+                length = p.file_span[1] - p.file_span[0]
+                assert instance_tokens[offset : offset + length].tolist() == expected
+                assert p.source == p.id.split("-")[0]
+                offset += length
+
+
+def test_trace_command_on_data_and_run_folders(tmp_path, capsys):
+    _, _, tokens = _corpus(tmp_path)
+    assert (
+        main(["data", "trace", tokens, "--batch", "2", "--batch-size", "4", "--seq-len", "64", "--json"]) == 0
+    )
+    pieces = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    loader = DataLoader(DataConfig(paths=[tokens], seq_len=64), seed=0)
+    assert {p["instance"] for p in pieces} == set(loader.global_batch_instances(2, 4).tolist())
+    run = tmp_path / "run"
+    run.mkdir()
+    config = {"seed": 17, "global_batch_size": 8, "data": {"paths": [tokens], "seq_len": 32}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    # the loader of the run saved its order in the run folder; trace reads the same one
+    trained = DataLoader(DataConfig(paths=[tokens], seq_len=32), seed=17, work_dir=str(run))
+    batches = [trained.next_batch(8)["index"].tolist() for _ in range(3)]
+    assert (run / "data" / "global_indices_e0000.npy").exists()
+    assert main(["data", "trace", str(run), "--batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("global batch 2: 8 instances of 32 tokens, seed 17")
+    traced = [int(line.split()[1]) for line in out.splitlines() if line.startswith("instance ")]
+    assert traced == batches[2]
+    assert "web-" in out or "books-" in out
+    assert np.load(run / "data" / "global_indices_e0000.npy").dtype == np.uint32
