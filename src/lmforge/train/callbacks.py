@@ -1,0 +1,159 @@
+"""Trainer callbacks: what happens around each step, kept out of the loop itself (OLMo-core's shape).
+
+Each step the trainer builds a metrics dict and hands it to every callback in order; callbacks may add keys
+(speed, eval) before the loggers write them. All file output is on rank 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import sys
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lmforge.io import atomic_write
+
+if TYPE_CHECKING:
+    from lmforge.train.trainer import Trainer
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class Callback:
+    def on_train_start(self, trainer: Trainer) -> None:
+        """After the model, optimizer and loader are ready and any checkpoint is restored."""
+
+    def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        """After the optimizer step of ``trainer.step``."""
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """After the last step (or the step that stopped the run)."""
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak accelerator memory allocated by torch, or on a CPU the process's peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    if device.type == "mps":
+        return torch.mps.driver_allocated_memory() / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # macOS reports bytes, Linux KiB
+
+
+class SpeedCallback(Callback):
+    """Adds tokens_per_s (per device), mfu and peak_memory_mb to logged steps."""
+
+    def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        trainer.speed.record(metrics.pop("_tokens_this_rank"), metrics.pop("_step_seconds"))
+        if trainer.is_log_step(trainer.step):
+            metrics.update(trainer.speed.report())
+            metrics["peak_memory_mb"] = peak_memory_mb(trainer.device)
+
+
+class EvalCallback(Callback):
+    def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        interval = trainer.config.eval_interval
+        if not interval or not trainer.evaluators:
+            return
+        if trainer.step % interval == 0 or trainer.step == trainer.config.max_steps:
+            metrics.update(trainer.evaluate())
+
+
+class CheckpointCallback(Callback):
+    def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        interval = trainer.config.save_interval
+        if interval is None or trainer.consecutive_bad_steps > 0:
+            return  # never checkpoint in the middle of a NaN streak: the last good checkpoint must stay good
+        if trainer.step % interval == 0 or trainer.step == trainer.config.max_steps:
+            trainer.save_checkpoint()
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.3e}"
+        return f"{value:.4f}"
+    return str(value)
+
+
+class MetricsLogger(Callback):
+    """``metrics.jsonl`` (one JSON object per logged step) and a console line per log interval.
+
+    On resume, lines for steps after the restored checkpoint (written before a crash) are dropped, so the
+    file always describes the one trajectory that the checkpoints continue.
+    """
+
+    def __init__(self, save_folder: str, is_main: bool) -> None:
+        self.path = os.path.join(save_folder, METRICS_FILE)
+        self.is_main = is_main
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        if not self.is_main or not os.path.exists(self.path):
+            return
+        with open(self.path) as f:
+            kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= trainer.step]
+        with atomic_write(self.path, "wt", compression=False) as f:
+            f.writelines(kept)
+
+    def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        has_eval = any(key.startswith("eval/") for key in metrics)
+        if not self.is_main or not (trainer.is_log_step(trainer.step) or has_eval or metrics.get("skipped")):
+            return
+        clean = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()
+        }
+        with open(self.path, "a") as f:
+            f.write(json.dumps(clean) + "\n")
+        parts = [f"step {trainer.step}/{trainer.config.max_steps}"]
+        for key in ("loss", "lr", "grad_norm", "tokens_per_s", "mfu"):
+            if key in metrics:
+                parts.append(f"{key} {_format(metrics[key])}")
+        parts += [f"{k} {_format(v)}" for k, v in metrics.items() if k.startswith("eval/")]
+        if metrics.get("skipped"):
+            parts.append(f"SKIPPED ({metrics.get('skip_reason')})")
+        print(" | ".join(parts), flush=True)
+
+
+class WandbCallback(Callback):
+    """Logs the same metrics to Weights & Biases (rank 0). The run id is kept in the checkpoint so that a
+    resumed run continues the same W&B run."""
+
+    def __init__(self) -> None:
+        self.run: Any = None
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        cfg = trainer.config.wandb
+        if not trainer.dist.is_main or not cfg.project or cfg.mode == "disabled":
+            return
+        import wandb
+
+        from lmforge.config import to_dict
+
+        self.run = wandb.init(
+            project=cfg.project,
+            entity=cfg.entity,
+            name=cfg.name or trainer.config.run_name,
+            group=cfg.group,
+            tags=cfg.tags or None,
+            mode=cfg.mode,
+            dir=cfg.dir or trainer.config.save_folder,
+            config=to_dict(trainer.config),
+            id=trainer.wandb_run_id,
+            resume="allow",
+        )
+        trainer.wandb_run_id = self.run.id
+
+    def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        if self.run is not None and (
+            trainer.is_log_step(trainer.step) or any(k.startswith("eval/") for k in metrics)
+        ):
+            self.run.log({k: v for k, v in metrics.items() if k != "step"}, step=trainer.step)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.run is not None:
+            self.run.finish()
+            self.run = None

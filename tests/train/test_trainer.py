@@ -1,0 +1,165 @@
+import json
+import os
+
+import pytest
+import torch
+
+from lmforge.train.trainer import Trainer, TrainingStopped, train
+
+
+def losses(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [json.loads(line)["loss"] for line in f]
+
+
+def test_same_config_and_seed_give_bit_identical_losses(make_config, tmp_path):
+    first = train(make_config(save_folder=str(tmp_path / "a"), save_interval=None))
+    second = train(make_config(save_folder=str(tmp_path / "b"), save_interval=None))
+    a, b = losses(first.save_folder), losses(second.save_folder)
+    assert len(a) == 6 and a == b
+    assert a[-1] < a[0] - 0.2  # it learns the token stream
+    assert first.checkpoint is None
+
+
+def test_metrics_have_the_documented_keys(make_config):
+    result = train(make_config(max_steps=4, log_interval=2))
+    with open(os.path.join(result.save_folder, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["step"] for r in rows] == [2, 4]
+    for key in ("step", "loss", "lr", "grad_norm", "tokens_seen", "tokens_per_s", "mfu", "peak_memory_mb"):
+        assert key in rows[-1], key
+    assert rows[-1]["tokens_seen"] == 4 * 8 * 32
+    assert 0 < rows[-1]["mfu"] < 1.5 and rows[-1]["tokens_per_s"] > 0
+
+
+def test_microbatch_split_and_activation_checkpointing_do_not_change_the_math(make_config, tmp_path):
+    ref = losses(train(make_config(save_folder=str(tmp_path / "ref"), save_interval=None)).save_folder)
+    split = losses(
+        train(
+            make_config(save_folder=str(tmp_path / "mb"), microbatch_size=1, save_interval=None)
+        ).save_folder
+    )
+    ckpt = losses(
+        train(
+            make_config(
+                save_folder=str(tmp_path / "ac"), activation_checkpointing="one_in_2", save_interval=None
+            )
+        ).save_folder
+    )
+    assert split == pytest.approx(ref, abs=1e-5)
+    assert ckpt == ref  # recomputation is bit-identical in fp32 on CPU
+
+
+def test_eval_does_not_change_the_trajectory(make_config, tmp_path):
+    data = os.path.join(tmp_path, "data", "train.npy")
+    plain = losses(train(make_config(save_folder=str(tmp_path / "p"), save_interval=None)).save_folder)
+    evaluated = train(
+        make_config(
+            save_folder=str(tmp_path / "e"),
+            save_interval=None,
+            eval_interval=2,
+            evaluators=[{"name": "heldout", "kind": "ppl_tokens", "paths": [data], "max_batches": 3}],
+        )
+    )
+    assert losses(evaluated.save_folder) == plain
+    with open(os.path.join(evaluated.save_folder, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    evals = [r for r in rows if "eval/heldout/loss" in r]
+    assert [r["step"] for r in evals] == [2, 4, 6]
+    assert evals[-1]["eval/heldout/loss"] < evals[0]["eval/heldout/loss"]
+    assert evals[-1]["eval/heldout/ppl"] == pytest.approx(
+        torch.tensor(evals[-1]["eval/heldout/loss"]).exp().item()
+    )
+    assert evals[0]["eval/heldout/tokens"] == 3 * 4 * 31
+
+
+def test_batch_size_warmup_doubles_every_n_tokens(make_config):
+    result = train(
+        make_config(
+            global_batch_size=16,
+            microbatch_size=2,
+            batch_size_warmup={"start_batch_size": 4, "double_every_tokens": 256},
+            save_interval=None,
+        )
+    )
+    with open(os.path.join(result.save_folder, "metrics.jsonl")) as f:
+        sizes = [json.loads(line)["batch_size"] for line in f]
+    # 4 x 32 tokens per step: doubles after 2 steps (256 tokens), then after 1 more step (8 x 32 = 256)
+    assert sizes == [4, 4, 8, 16, 16, 16]
+
+
+def test_bf16_autocast_and_z_loss(make_config, tmp_path):
+    fp32 = losses(train(make_config(save_folder=str(tmp_path / "f"), save_interval=None)).save_folder)
+    result = train(
+        make_config(
+            save_folder=str(tmp_path / "b"), precision="bf16", z_loss_multiplier=1e-4, save_interval=None
+        )
+    )
+    with open(os.path.join(result.save_folder, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    assert all(r["z_loss"] > 0 for r in rows)
+    assert [r["loss"] for r in rows] == pytest.approx(fp32, abs=0.05)
+
+
+class NaNAt(Trainer):
+    """Returns a NaN loss on chosen steps (as a diverging run would)."""
+
+    bad_steps: set[int] = set()
+
+    def compute_loss(self, input_ids, labels, doc_lens):
+        ce, z = super().compute_loss(input_ids, labels, doc_lens)
+        if self.step + 1 in self.bad_steps:
+            ce = ce * float("nan")
+        return ce, z
+
+
+def test_nan_step_is_skipped_and_training_continues(make_config):
+    config = make_config(save_interval=None)
+    NaNAt.bad_steps = {3}
+    trainer = NaNAt(config)
+    before = {}
+
+    class Snapshot:
+        def on_train_start(self, t): ...
+        def on_train_end(self, t): ...
+        def on_step_end(self, t, metrics):
+            before[t.step] = [p.detach().clone() for p in t.model.parameters()]
+
+    trainer.callbacks.append(Snapshot())
+    result = trainer.fit()
+    assert result.step == 6 and result.stopped == "max_steps"
+    for a, b in zip(before[2], before[3]):
+        assert torch.equal(a, b)  # step 3 made no update
+    with open(os.path.join(config.save_folder, "metrics.jsonl")) as f:
+        rows = {json.loads(line)["step"]: json.loads(line) for line in f}
+    assert rows[3]["skipped"] == 1 and rows[3]["loss"] is None and "skipped" not in rows[4]
+
+
+def test_nan_streak_stops_the_run_and_keeps_the_last_good_checkpoint(make_config):
+    config = make_config(max_steps=10, save_interval=2, nan={"max_consecutive": 3}, keep_checkpoints=5)
+    NaNAt.bad_steps = {5, 6, 7, 8, 9, 10}
+    result = NaNAt(config).fit()
+    assert result.stopped == "nan" and result.step == 7
+    assert os.path.basename(result.checkpoint) == "step4"
+    assert sorted(os.listdir(config.save_folder)).count("step6") == 0
+
+
+def test_loss_spike_is_skipped_when_configured(make_config):
+    class SpikeAt(Trainer):
+        def compute_loss(self, input_ids, labels, doc_lens):
+            ce, z = super().compute_loss(input_ids, labels, doc_lens)
+            return (ce * 50 if self.step + 1 == 5 else ce), z
+
+    config = make_config(save_interval=None, loss_spike={"sigma": 3.0, "window": 3, "skip": True})
+    SpikeAt(config).fit()
+    with open(os.path.join(config.save_folder, "metrics.jsonl")) as f:
+        rows = {json.loads(line)["step"]: json.loads(line) for line in f}
+    assert rows[5]["skipped"] == 1 and "loss spike" in rows[5]["skip_reason"]
+    assert all("skipped" not in rows[s] for s in (1, 2, 3, 4, 6))
+
+
+def test_train_raises_when_stopped(make_config):
+    config = make_config(save_interval=None, nan={"max_consecutive": 1})
+    NaNAt.bad_steps = {2}
+    with pytest.raises(TrainingStopped, match="non-finite"):
+        train(config, trainer_cls=NaNAt)
