@@ -1,0 +1,148 @@
+"""Evaluators the trainer runs every ``eval_interval`` steps.
+
+``build_inloop_evaluator(cfg, tokenizer_path)`` reads one evaluator config and returns an object with a
+``name`` and ``__call__(model) -> {metric: value}``; the trainer logs each value as ``eval/<name>/<metric>``.
+
+- ``{name, kind: downstream, tasks: [arc_easy, ...], data_dir, limit, num_fewshot, batch_size}``:
+  metrics ``<task>/<metric>`` (``arc_easy/acc``).
+- ``{name, kind: ppl_docs, paths: [...], max_seq_len, stride, domain_field, batch_size}``: metrics
+  ``<domain>/{token_perplexity,loss,bits_per_byte,word_perplexity}`` and ``all/...`` (micro average).
+
+Everything that does not depend on the weights (reading data, rendering prompts, tokenizing, cutting windows)
+happens once, at the first call (when the tokenizer has no EOS/BOS of its own, the prefix token is then taken
+from the model's config); configuration errors are raised at construction. A call runs under ``torch.no_grad`` in eval mode and puts the model back in
+the mode it found it in; it draws no global random numbers, so training is not perturbed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from lmforge.config import ConfigError
+from lmforge.eval.tokenizer import EvalTokenizer, load_eval_tokenizer
+
+PPL_METRICS = ("token_perplexity", "loss", "bits_per_byte", "word_perplexity")
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module to score with: DDP's ``.module`` (its forward would sync buffers), compile's original."""
+    inner = getattr(model, "module", None)
+    if isinstance(inner, nn.Module) and type(model).__name__ == "DistributedDataParallel":
+        return inner
+    return model
+
+
+def _default_prefix(tokenizer: EvalTokenizer, model: nn.Module) -> None:
+    if tokenizer.eos_id is None and tokenizer.bos_id is None:
+        tokenizer.eos_id = getattr(getattr(model, "config", None), "eos_token_id", None)
+
+
+class DownstreamEvaluator:
+    def __init__(self, cfg: dict[str, Any], tokenizer: EvalTokenizer) -> None:
+        from lmforge.eval.downstream import prepare_tasks
+        from lmforge.eval.tasks.registry import get_task
+
+        self.name = str(cfg["name"])
+        tasks = cfg.get("tasks") or []
+        if isinstance(tasks, str):
+            tasks = [t.strip() for t in tasks.split(",") if t.strip()]
+        if not tasks:
+            raise ConfigError(f"evaluators.{self.name}.tasks", "list at least one task")
+        for task in tasks:
+            get_task(task)  # unknown tasks fail now, not at the first evaluation
+        self.batch_size = int(cfg.get("batch_size", 16))
+        self.max_length = cfg.get("max_seq_len")
+        self.tokenizer = tokenizer
+        self.prepare = lambda: prepare_tasks(
+            tasks, tokenizer, cfg.get("data_dir"), cfg.get("limit"), cfg.get("num_fewshot")
+        )
+        self.prepared: list[Any] | None = None
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        from lmforge.eval.downstream import model_max_length, score_prepared
+
+        model = _unwrap(model)
+        if self.prepared is None:
+            _default_prefix(self.tokenizer, model)
+            self.prepared = self.prepare()
+        with evaluation_mode(model):
+            results, _ = score_prepared(
+                model,
+                self.prepared,
+                self.max_length or model_max_length(model),
+                self.batch_size,
+                progress=False,
+            )
+        return {
+            f"{task}/{metric}": float(value)
+            for task, metrics in results.items()
+            for metric, value in metrics.items()
+            if metric.startswith("acc")
+        }
+
+
+class PerplexityEvaluator:
+    def __init__(self, cfg: dict[str, Any], tokenizer: EvalTokenizer) -> None:
+        from lmforge.eval.perplexity import DocumentWindows, read_eval_documents
+
+        self.name = str(cfg["name"])
+        paths = cfg.get("paths") or []
+        if not paths:
+            raise ConfigError(f"evaluators.{self.name}.paths", "list at least one document file or glob")
+        if "max_seq_len" not in cfg:
+            raise ConfigError(f"evaluators.{self.name}.max_seq_len", "is required")
+        docs = read_eval_documents(paths, cfg.get("domain_field", "source"))
+        self.batch_size = int(cfg.get("batch_size", 8))
+        self.tokenizer = tokenizer
+        self.prepare = lambda: DocumentWindows(docs, tokenizer, int(cfg["max_seq_len"]), cfg.get("stride"))
+        self.windows: Any = None
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        from lmforge.eval.perplexity import aggregate
+
+        model = _unwrap(model)
+        if self.windows is None:
+            _default_prefix(self.tokenizer, model)
+            self.windows = self.prepare()
+        with evaluation_mode(model):
+            scores = self.windows.score(model, self.batch_size, progress=False)
+        summary = aggregate(scores)
+        out = {f"all/{m}": float(summary["overall"]["micro"][m]) for m in PPL_METRICS}
+        for domain, metrics in summary["domains"].items():
+            out.update({f"{domain}/{m}": float(metrics[m]) for m in PPL_METRICS})
+        return out
+
+
+def build_inloop_evaluator(
+    cfg: dict[str, Any], tokenizer_path: str | None
+) -> DownstreamEvaluator | PerplexityEvaluator:
+    name = cfg.get("name")
+    if not name:
+        raise ConfigError("evaluators.name", "each evaluator needs a name")
+    kind = cfg.get("kind")
+    if tokenizer_path is None:
+        raise ConfigError(f"evaluators.{name}", "in-loop evaluation needs the run's tokenizer path")
+    tokenizer = load_eval_tokenizer(None, tokenizer_path, cfg.get("prefix_token_id"))
+    if "eos_token_id" in cfg:
+        tokenizer.eos_id = int(cfg["eos_token_id"])
+    if kind == "downstream":
+        return DownstreamEvaluator(cfg, tokenizer)
+    if kind == "ppl_docs":
+        return PerplexityEvaluator(cfg, tokenizer)
+    raise ConfigError(f"evaluators.{name}.kind", f"must be downstream or ppl_docs, got {kind!r}")
