@@ -48,7 +48,9 @@ def docstring_examples(paths: Sequence[str], max_examples: int, seed: int = 0) -
     return _multiple_choice(halves, max_examples, seed)
 
 
-def next_line_examples(paths: Sequence[str], max_examples: int, seed: int = 0, context_lines: int = 4) -> list[dict[str, Any]]:
+def next_line_examples(
+    paths: Sequence[str], max_examples: int, seed: int = 0, context_lines: int = 4
+) -> list[dict[str, Any]]:
     """Windows of code lines; the choice is the (stripped) next line, distractors come from elsewhere."""
     pairs: list[tuple[str, str]] = []
     for _, text in _texts(paths):
@@ -62,9 +64,7 @@ def next_line_examples(paths: Sequence[str], max_examples: int, seed: int = 0, c
     return _multiple_choice(pairs, max_examples, seed)
 
 
-def _multiple_choice(
-    pairs: list[tuple[str, str]], max_examples: int, seed: int
-) -> list[dict[str, Any]]:
+def _multiple_choice(pairs: list[tuple[str, str]], max_examples: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     pairs = list(dict.fromkeys(pairs))  # exact repeats would make two "right" answers
     rng.shuffle(pairs)
@@ -95,7 +95,11 @@ def task_yaml(name: str, data_file: str, target_delimiter: str) -> dict[str, Any
 
 
 def write_builtin_tasks(
-    docs_paths: Sequence[str], code_paths: Sequence[str], output_dir: str, max_examples: int = 200, seed: int = 0
+    docs_paths: Sequence[str],
+    code_paths: Sequence[str],
+    output_dir: str,
+    max_examples: int = 200,
+    seed: int = 0,
 ) -> list[str]:
     """Write both tasks (JSONL + YAML) under ``output_dir``; returns the YAML paths of tasks with examples."""
     written = []

@@ -92,11 +92,18 @@ def evaluate_run(
         from lmforge.pipeline.builtin_tasks import write_builtin_tasks
 
         task_names += write_builtin_tasks(
-            eval_docs.get("stdlib-docs", []), eval_docs.get("stdlib-code", []), os.path.join(layout.eval, "tasks")
+            eval_docs.get("stdlib-docs", []),
+            eval_docs.get("stdlib-code", []),
+            os.path.join(layout.eval, "tasks"),
         )
     if task_names:
         tasks, _records = evaluate_tasks(
-            model, tokenizer, task_names, limit=cfg.eval.limit, batch_size=cfg.eval.batch_size, max_length=max_len
+            model,
+            tokenizer,
+            task_names,
+            limit=cfg.eval.limit,
+            batch_size=cfg.eval.batch_size,
+            max_length=max_len,
         )
         results["tasks"] = tasks
     write_json(layout.eval_results, results)
@@ -107,9 +114,13 @@ def print_headline(results: dict[str, Any]) -> None:
     ppl, entropy = results.get("perplexity") or {}, results.get("unigram_entropy") or {}
     for source in sorted(ppl, key=lambda s: (s == "all", s)):
         loss, h = ppl[source].get("loss"), entropy.get(source)
-        print(f"[eval] {source:>14}: held-out loss {loss:.3f} nats/token (ppl {math.exp(loss):.1f}) | unigram entropy {h:.3f}")
+        print(
+            f"[eval] {source:>14}: held-out loss {loss:.3f} nats/token (ppl {math.exp(loss):.1f}) | unigram entropy {h:.3f}"
+        )
     for task, metrics in sorted((results.get("tasks") or {}).items()):
-        shown = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if k.startswith("acc") and isinstance(v, float))
+        shown = " ".join(
+            f"{k}={v:.3f}" for k, v in metrics.items() if k.startswith("acc") and isinstance(v, float)
+        )
         print(f"[eval] task {task}: {shown}")
 
 

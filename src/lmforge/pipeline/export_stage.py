@@ -57,5 +57,10 @@ def export_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
 
     inputs = [layout.train, tokenizer] + ([layout.eval] if cfg.eval.enabled else [])
     return Stage(
-        "export", to_dict(cfg.export), inputs, [layout.hf, layout.samples], run, "HF folder, samples, model card"
+        "export",
+        to_dict(cfg.export),
+        inputs,
+        [layout.hf, layout.samples],
+        run,
+        "HF folder, samples, model card",
     )

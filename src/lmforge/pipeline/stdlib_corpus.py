@@ -124,13 +124,35 @@ def _timestamp() -> str:
     return built.replace(tzinfo=datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def iter_documents(root: str | None = None, stats: CorpusStats | None = None) -> Iterator[dict[str, Any]]:
-    """Every document of the three sources, in a fixed order."""
+def iter_documents(
+    root: str | None = None, stats: CorpusStats | None = None, max_bytes_per_source: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every document of the three sources, in a fixed order, each source capped at ``max_bytes_per_source``
+    of text (documents that would overflow the cap are left out; files stop being read once both stdlib
+    sources are full)."""
     root = root or stdlib_root()
     stats = stats if stats is not None else CorpusStats()
     stamp = _timestamp()
     version = platform.python_version()
+    used: dict[str, int] = {}
+
+    def fits(source: str, text: str) -> bool:
+        size = len(text.encode("utf-8"))
+        if (
+            max_bytes_per_source is not None
+            and used.get(source, 0) + size > max_bytes_per_source
+            and used.get(source)
+        ):
+            return False
+        used[source] = used.get(source, 0) + size
+        return True
+
+    def full(source: str) -> bool:
+        return max_bytes_per_source is not None and used.get(source, 0) >= max_bytes_per_source * 0.99
+
     for rel in stdlib_files(root):
+        if full("stdlib-code") and full("stdlib-docs"):
+            break
         path = os.path.join(root, rel)
         try:
             with open(path, encoding="utf-8") as handle:
@@ -140,15 +162,16 @@ def iter_documents(root: str | None = None, stats: CorpusStats | None = None) ->
             stats.skipped_files.append(rel)  # a few stdlib files are deliberately not valid UTF-8 / Python
             continue
         meta = {"path": rel, "module": module_name(rel), "python_version": version}
-        if source.strip():
+        if source.strip() and fits("stdlib-code", source):
             yield _doc("stdlib-code", rel, source, stamp, meta)
-        if prose:
-            yield _doc("stdlib-docs", rel, "\n\n".join(prose), stamp, meta)
+        text = "\n\n".join(prose)
+        if prose and fits("stdlib-docs", text):
+            yield _doc("stdlib-docs", rel, text, stamp, meta)
     from pydoc_data.topics import topics
 
     for name in sorted(topics):
         text = topics[name].strip()
-        if text:
+        if text and fits("python-topics", text):
             yield _doc("python-topics", name, text, stamp, {"topic": name, "python_version": version})
 
 
@@ -190,11 +213,9 @@ def build_corpus(
         shard_index[key] = index + 1
         buffers[key], buffer_bytes[key] = [], 0
 
-    for doc in iter_documents(root, stats):
+    for doc in iter_documents(root, stats, budget):
         source = doc["source"]
         size = len(doc["text"].encode("utf-8"))
-        if budget is not None and stats.bytes.get(source, 0) + size > budget and stats.bytes.get(source):
-            continue
         held_out = is_held_out(doc["id"], eval_fraction)
         split = "eval" if held_out else "documents"
         counts = stats.eval_documents if held_out else stats.documents
