@@ -109,7 +109,8 @@ def test_real_stdlib_build_is_byte_identical_and_capped(tmp_path):
             0 < a.bytes[source] <= 50_000 or a.documents.get(source, 0) + a.eval_documents.get(source, 0) == 1
         )
     some_shard = next(p for p in (tmp_path / "a" / "documents").rglob("*.jsonl.gz"))
-    assert gzip.open(some_shard).readline()  # valid gzip with no timestamp/name dependence
+    with gzip.open(some_shard) as handle:
+        assert handle.readline()  # valid gzip with no timestamp/name dependence
 
 
 def test_held_out_split_is_stable_and_near_the_fraction():

@@ -77,7 +77,7 @@ def _multiple_choice(pairs: list[tuple[str, str]], max_examples: int, seed: int)
             if other != answer and other not in distractors:
                 distractors.append(other)
         gold = rng.randrange(N_CHOICES)
-        choices = distractors[:gold] + [answer] + distractors[gold:]
+        choices = [*distractors[:gold], answer, *distractors[gold:]]
         examples.append({"id": index, "context": context, "choices": choices, "gold": gold})
     return examples
 

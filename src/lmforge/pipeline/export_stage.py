@@ -6,7 +6,6 @@ writing it later would change this stage's outputs after the manifest recorded t
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from lmforge.config import to_dict
