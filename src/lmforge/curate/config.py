@@ -87,6 +87,8 @@ class ParagraphDedupConfig:
     min_words: int = 0  # paragraphs with fewer words are never marked
     ngram_size: int = 13  # method ngram: words per n-gram
     overlap_threshold: float = 0.5  # method ngram: fraction of a paragraph's n-grams seen before
+    # "exact": a span is the line plus its newline; "dolma": dolma 1.2.1's span ends (see docs/curation.md)
+    span_convention: Literal["exact", "dolma"] = "exact"
 
 
 @dataclasses.dataclass
