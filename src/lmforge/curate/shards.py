@@ -76,7 +76,8 @@ def _finished(state_dir: str, task: ShardTask, print_: str) -> dict[str, Any] | 
         marker = read_json(path)
     except (OSError, ValueError):
         return None
-    if marker.get("fingerprint") != print_ or not all(exists(p) for p in task.outputs):
+    outputs = [*task.outputs, *marker.get("outputs", [])]
+    if marker.get("fingerprint") != print_ or not all(exists(p) for p in outputs):
         return None
     return marker
 
