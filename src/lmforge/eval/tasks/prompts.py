@@ -85,7 +85,7 @@ class FewshotSampler:
                     f"{self.spec.name}: {k} few-shot examples requested, {len(candidates)} available"
                 )
             return candidates[:k]
-        if self.pool_is_eval_split:
+        if self.pool_is_eval_split or self.spec.fewshot_draw_extra:
             drawn = [d for d in self.rng.sample(pool, min(len(pool), k + 1)) if d != doc][:k]
         else:
             drawn = self.rng.sample(pool, k)

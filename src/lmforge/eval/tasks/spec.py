@@ -71,6 +71,10 @@ class TaskSpec:
     num_fewshot: int = 0
     fewshot_sampler: str = "random"  # random (seeded) | first_n
     fewshot_seed: int = 1234
+    # lm-eval's random sampler draws k + 1 examples and drops the evaluated one whenever the task has no
+    # separate test split (it compares the few-shot split with the test split); otherwise it draws k.
+    # Matching that keeps k-shot prompts identical; the example itself is never its own shot either way.
+    fewshot_draw_extra: bool = True
     format: str = "rc"  # rc: score each answer text; mc: lettered choices in the prompt, score the letter
     mc: McSpec = dataclasses.field(default_factory=McSpec)
     metrics: list[str] = dataclasses.field(default_factory=lambda: ["acc", "acc_norm"])
