@@ -55,6 +55,11 @@ def tokenize_main(argv: Sequence[str]) -> int:
         "--eos-id", type=int, default=None, help="id after each document (default: the EOS token)"
     )
     parser.add_argument("--on-error", choices=("fail", "skip"), default="fail", help="bad input lines")
+    parser.add_argument(
+        "--strip-whitespace",
+        action="store_true",
+        help="tokenize text.strip(), as dolma's tokens command does",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(list(argv))
 
@@ -69,6 +74,7 @@ def tokenize_main(argv: Sequence[str]) -> int:
         max_tokens_per_file=args.max_tokens_per_file,
         eos_id=args.eos_id,
         on_error=args.on_error,
+        strip_whitespace=args.strip_whitespace,
         progress=not args.no_progress,
     )
     totals = manifest["totals"]

@@ -43,10 +43,14 @@ class EncodedBatch:
 class Encoder:
     """Holds the tokenizer of one process (built once per worker, reused for every batch)."""
 
-    def __init__(self, tokenizer_json: str, eos_id: int, dtype: str) -> None:
-        self.tokenizer = Tokenizer.from_str(tokenizer_json)
+    def __init__(
+        self, tokenizer: Tokenizer | str, eos_id: int, dtype: str, strip_whitespace: bool = False
+    ) -> None:
+        # a Tokenizer object (same process) or its JSON (a worker builds its own)
+        self.tokenizer = Tokenizer.from_str(tokenizer) if isinstance(tokenizer, str) else tokenizer
         self.eos_id = eos_id
         self.dtype = np.dtype(dtype)
+        self.strip_whitespace = strip_whitespace
 
     def encode(self, batch: Batch) -> EncodedBatch:
         texts: list[str] = []
@@ -61,7 +65,7 @@ class Encoder:
             except InputError as err:
                 rejections.append((line_no, err.reason))
                 continue
-            text = doc["text"]
+            text = doc["text"].strip() if self.strip_whitespace else doc["text"]
             if not text.strip():
                 empty += 1
                 continue
@@ -94,9 +98,9 @@ class Encoder:
 _WORKER_ENCODER: Encoder | None = None
 
 
-def init_worker(tokenizer_json: str, eos_id: int, dtype: str) -> None:
+def init_worker(tokenizer_json: str, eos_id: int, dtype: str, strip_whitespace: bool) -> None:
     global _WORKER_ENCODER
-    _WORKER_ENCODER = Encoder(tokenizer_json, eos_id, dtype)
+    _WORKER_ENCODER = Encoder(tokenizer_json, eos_id, dtype, strip_whitespace)
 
 
 def encode_in_worker(batch: Batch) -> EncodedBatch:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
+from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
 from lmforge.documents import OnError
@@ -224,13 +225,15 @@ def tokenize_documents(
     max_tokens_per_file: int = DEFAULT_MAX_TOKENS_PER_FILE,
     eos_id: int | None = None,
     on_error: OnError = "fail",
+    strip_whitespace: bool = False,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Tokenize every document under ``inputs`` into ``output``; returns the manifest (also in manifest.json).
 
     ``inputs``: files, folders or globs (local or fsspec); ``tokenizer``: a tokenizer.json, a folder holding
-    one, or a hub name. See docs/tokenization.md for the formats and guarantees.
+    one, or a hub name. ``strip_whitespace`` tokenizes ``text.strip()`` as dolma's tokens command does
+    (off by default: the tokens are exactly ``encode(text) + [eos]``). See docs/tokenization.md.
     """
     if max_tokens_per_file < 1:
         raise ValueError("max_tokens_per_file must be positive")
@@ -248,6 +251,7 @@ def tokenize_documents(
         "eos_token_id": eos,
         "max_tokens_per_file": max_tokens_per_file,
         "on_error": on_error,
+        "strip_whitespace": strip_whitespace,
         "batch_bytes": batch_bytes,
     }
     fingerprint = _settings_fingerprint(settings)
@@ -267,13 +271,12 @@ def tokenize_documents(
 
     started = time.perf_counter()
     if todo:
-        tokenizer_json = tok.to_str()
         _run_pipeline(
             [(i, paths[i], sizes[i]) for i in todo],
             output,
             settings,
             fingerprint,
-            tokenizer_json,
+            tok,
             processes,
             batch_bytes,
             on_error,
@@ -301,7 +304,7 @@ def _run_pipeline(
     output: str,
     settings: dict[str, Any],
     fingerprint: str,
-    tokenizer_json: str,
+    tok: Tokenizer,
     processes: int,
     batch_bytes: int,
     on_error: OnError,
@@ -345,11 +348,13 @@ def _run_pipeline(
 
     try:
         if processes <= 1:
-            encoder = Encoder(tokenizer_json, eos, token_dtype)
+            encoder = Encoder(tok, eos, token_dtype, settings["strip_whitespace"])
             for item in stream:
                 consume(encoder.encode(item) if isinstance(item, Batch) else item)
         else:
-            _run_parallel(stream, consume, tokenizer_json, eos, token_dtype, processes)
+            _run_parallel(
+                stream, consume, (tok.to_str(), eos, token_dtype, settings["strip_whitespace"]), processes
+            )
     except BaseException:
         for state in open_files.values():
             state.writer.abort()
@@ -358,15 +363,13 @@ def _run_pipeline(
         bar.close()
 
 
-def _run_parallel(stream, consume, tokenizer_json: str, eos: int, token_dtype: str, processes: int) -> None:
+def _run_parallel(stream, consume, encoder_args: tuple[Any, ...], processes: int) -> None:
     """Encode batches in a pool, consuming results in input order, with a bounded number in flight."""
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     in_flight: collections.deque = collections.deque()
     limit = 2 * processes + 2
-    with context.Pool(
-        processes, initializer=init_worker, initargs=(tokenizer_json, eos, token_dtype)
-    ) as pool:
+    with context.Pool(processes, initializer=init_worker, initargs=encoder_args) as pool:
         for item in stream:
             if isinstance(item, Batch):
                 in_flight.append(pool.apply_async(encode_in_worker, (item,)))
@@ -410,6 +413,7 @@ def _manifest(
         "pad_token_id": pad_id,
         "max_tokens_per_file": settings["max_tokens_per_file"],
         "on_error": settings["on_error"],
+        "strip_whitespace": settings["strip_whitespace"],
         "totals": totals,
         "sources": dict(sorted(sources.items())),
         "files": [f for r in inputs for f in r["files"]],
