@@ -23,6 +23,7 @@ from lmforge.documents import read_documents, write_documents
 from lmforge.io import expand_paths, write_text
 
 N_CHOICES = 4
+MAX_ANSWER_CHARS = 100  # short answers keep every example within a small model's context
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -42,7 +43,8 @@ def docstring_examples(paths: Sequence[str], max_examples: int, seed: int = 0) -
             flat = " ".join(paragraph.split())
             for sentence in _SENTENCE.split(flat):
                 words = sentence.split(" ")
-                if 8 <= len(words) <= 40 and sentence[:1].isupper() and sentence.endswith("."):
+                fits = 8 <= len(words) <= 40 and len(sentence) <= 2 * MAX_ANSWER_CHARS
+                if fits and sentence[:1].isupper() and sentence.endswith("."):
                     cut = len(words) // 2
                     halves.append((" ".join(words[:cut]), " ".join(words[cut:])))
     return _multiple_choice(halves, max_examples, seed)
@@ -57,7 +59,7 @@ def next_line_examples(
         lines = [line for line in text.split("\n") if line.strip()]
         for i in range(context_lines, len(lines), 7):  # every 7th line: many files, not one file's lines
             target = lines[i].strip()
-            if len(target) >= 12 and not target.startswith("#"):
+            if 12 <= len(target) <= MAX_ANSWER_CHARS and not target.startswith("#"):
                 indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
                 context = "\n".join(lines[i - context_lines : i]) + "\n" + indent
                 pairs.append((context, target))

@@ -103,8 +103,7 @@ def evaluate_run(
             task_names,
             limit=cfg.eval.limit,
             batch_size=cfg.eval.batch_size,
-            max_length=max_len,
-        )
+        )  # the model's full context: a task's context + answer may be longer than a training sequence
         results["tasks"] = tasks
     write_json(layout.eval_results, results)
     return results

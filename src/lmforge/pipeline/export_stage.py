@@ -1,11 +1,13 @@
 """The export stage: the trained model as a Hugging Face folder, sample generations, and the model card.
 
-The model card is written here rather than by the report stage because it lives inside the exported folder:
-writing it later would change this stage's outputs after the manifest recorded them.
+The model card (``hf/README.md``) is written here, so an export is never without one, and rewritten by the
+report stage (and by ``lmforge report``) with the final records; it is therefore not among this stage's
+recorded outputs - a refreshed card must not make the export look stale.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from lmforge.config import to_dict
@@ -13,6 +15,8 @@ from lmforge.io import write_json
 from lmforge.pipeline.config import PipelineConfig
 from lmforge.pipeline.layout import RunLayout
 from lmforge.pipeline.runner import Stage
+
+EXPORTED_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")
 
 
 def generate_samples(cfg: PipelineConfig, model: Any, tokenizer_path: str) -> list[dict[str, Any]]:

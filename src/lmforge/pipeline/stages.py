@@ -169,11 +169,11 @@ def report_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
     def run() -> dict[str, Any]:
         from lmforge.report.build import write_report
 
-        paths = write_report(layout.run_dir, layout.report, model_card=False)
+        paths = write_report(layout.run_dir, layout.report, model_card=cfg.export.enabled)
         return {"html": paths["html"]}
 
     inputs = [layout.train] + ([layout.eval] if cfg.eval.enabled else [])
-    inputs += [layout.samples, layout.hf] if cfg.export.enabled else []
+    inputs += [layout.samples, os.path.join(layout.hf, "model.safetensors")] if cfg.export.enabled else []
     return Stage(
         "report", to_dict(cfg.report), inputs, [layout.report], run, "write report.html and report.md"
     )

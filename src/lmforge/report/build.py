@@ -33,7 +33,10 @@ def stage_blocks(data: dict[str, Any]) -> list[Block]:
         brief = ", ".join(
             f"{k}={fmt(v)}" for k, v in list(summary.items())[:4] if not isinstance(v, (dict, list))
         )
-        rows.append([name, record.get("status"), record.get("seconds"), record.get("attempts"), brief])
+        status = record.get("status")
+        if name == "report" and status == "running":
+            status = "this report"
+        rows.append([name, status, record.get("seconds"), record.get("attempts"), brief])
     total = sum(r[2] or 0 for r in rows if isinstance(r[2], (int, float)))
     return [
         Heading("Pipeline"),
@@ -57,7 +60,8 @@ def data_blocks(data: dict[str, Any]) -> list[Block]:
         blocks.append(
             Paragraph(
                 f"Built-in corpus from the Python {corpus.get('python', '')} standard library and documentation "
-                f"topics; {fmt(corpus.get('eval_fraction'))} of documents held out by a hash of their id."
+                f"topics; {100 * float(corpus.get('eval_fraction') or 0):.0f}% of documents held out by a hash of "
+                "their id (for per-source perplexity and the built-in tasks)."
             )
         )
         blocks.append(Table(["source", "train documents", "held-out documents", "MB of text"], rows))
@@ -66,11 +70,7 @@ def data_blocks(data: dict[str, Any]) -> list[Block]:
     if inputs and not corpus:
         blocks.append(Paragraph("Input documents: " + ", ".join(f"`{p}`" for p in inputs)))
     for entry in data.get("curation") or []:
-        stats = entry["stats"]
-        blocks.append(Heading(f"Curation: {entry['path']}", 3))
-        rows = [[k, v] for k, v in _numbers(stats)][:40]
-        if rows:
-            blocks.append(Table(["statistic", "value"], rows))
+        blocks += curation_blocks(entry["path"], entry["stats"])
     analysis = data.get("analysis")
     if analysis:
         blocks.append(Heading("Corpus analysis", 3))
@@ -80,6 +80,39 @@ def data_blocks(data: dict[str, Any]) -> list[Block]:
         blocks.append(Heading("Tokenization", 3))
         blocks.append(Table(["statistic", "value"], [[k, v] for k, v in _numbers(tok)][:20]))
     return blocks if len(blocks) > 1 else []
+
+
+def curation_blocks(path: str, stats: dict[str, Any]) -> list[Block]:
+    """One curation step's stats.json: per source, documents in / kept / filtered / rejected and why."""
+    if not isinstance(stats, dict) or "by_source" not in stats:
+        rows = [[k, v] for k, v in _numbers(stats)][:40]
+        return [Heading(f"Curation: {path}", 3), Table(["statistic", "value"], rows)] if rows else []
+    step = stats.get("step", "?")
+    extra = ", ".join(
+        f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in stats.items()
+        if k in ("taggers", "name", "files", "streams")
+    )
+    rows = []
+    for source, counts in [*sorted(stats["by_source"].items()), ("all", stats.get("total") or {})]:
+        n_in = counts.get("documents_in") or 0
+        reasons = {**counts.get("filtered_by", {}), **counts.get("modified", {})}
+        why = ", ".join(f"{k}: {fmt(v)}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:4])
+        rows.append([
+            source, n_in, counts.get("kept"), counts.get("filtered"), counts.get("rejected"),
+            f"{100 * (counts.get('kept') or 0) / n_in:.1f}%" if n_in else "-", why,
+        ])  # fmt: skip
+    caption = f"{path}" + (f" ({extra})" if extra else "")
+    if stats.get("reconciles") is False:
+        caption += " - WARNING: counts do not reconcile"
+    return [
+        Heading(f"Curation step: {step}", 3),
+        Table(
+            ["source", "documents in", "kept", "filtered", "rejected", "kept %", "filters / changes"],
+            rows,
+            caption,
+        ),
+    ]
 
 
 def compute_blocks(data: dict[str, Any], figures: dict[str, str]) -> list[Block]:
@@ -94,7 +127,7 @@ def compute_blocks(data: dict[str, Any], figures: dict[str, str]) -> list[Block]
         ["tokens trained on", compute.get("tokens")],
         ["wall time (s)", compute.get("wall_seconds") or train.get("seconds")],
         ["tokens / s (last 10 logs)", compute.get("tokens_per_second")],
-        ["MFU", compute.get("mfu")],
+        ["MFU", f"{100 * compute['mfu']:.1f}%" if compute.get("mfu") is not None else None],
         ["first / final train loss", f"{fmt(compute.get('first_loss'))} / {fmt(compute.get('final_loss'))}"],
         ["device", summary.get("device")],
     ]
