@@ -15,7 +15,13 @@ def tiny_pipeline_config(run_dir: str, **overrides) -> dict:
         "curate": {"enabled": False},
         "tokenizer": {"vocab_size": 512},
         "train": {
-            "model": {"preset": "tiny", "d_model": 32, "n_heads": 2, "mlp_hidden_size": 64, "max_sequence_length": 256},
+            "model": {
+                "preset": "tiny",
+                "d_model": 32,
+                "n_heads": 2,
+                "mlp_hidden_size": 64,
+                "max_sequence_length": 256,
+            },
             "data": {"seq_len": 32},
             "global_batch_size": 4,
             "microbatch_size": 4,

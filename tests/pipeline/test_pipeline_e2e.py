@@ -13,20 +13,29 @@ from lmforge.pipeline.layout import RunLayout
 pytestmark = pytest.mark.slow
 
 
+def _text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _json(path: str):
+    return json.loads(_text(path))
+
+
 def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     config, run_dir = write_config()
     assert lmforge_main(["pipeline", config]) == 0
     layout = RunLayout(run_dir)
-    manifest = json.load(open(layout.manifest))["stages"]
+    manifest = _json(layout.manifest)["stages"]
     assert list(manifest) == ["corpus", "tokenizer", "tokenize", "train", "eval", "export", "report"]
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in manifest.values())
 
-    tokens = json.load(open(os.path.join(layout.tokens, "manifest.json")))
+    tokens = _json(os.path.join(layout.tokens, "manifest.json"))
     assert tokens["totals"]["documents_in"] == tokens["totals"]["tokenized"] + tokens["totals"]["empty"]
     assert set(tokens["sources"]) == {"stdlib-code", "stdlib-docs", "python-topics"}
     assert manifest["train"]["summary"]["steps"] == 6
 
-    results = json.load(open(layout.eval_results))
+    results = _json(layout.eval_results)
     assert set(results["perplexity"]) == {"stdlib-code", "stdlib-docs", "python-topics", "all"}
     for source, row in results["perplexity"].items():
         assert row["tokens"] > 0 and row["loss"] > 0
@@ -38,13 +47,13 @@ def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     model = AutoModelForCausalLM.from_pretrained(layout.hf)
     tok = AutoTokenizer.from_pretrained(layout.hf)
     assert model.config.vocab_size >= tok.vocab_size
-    card = open(os.path.join(layout.hf, "README.md")).read()
+    card = _text(os.path.join(layout.hf, "README.md"))
     assert "stdlib-code" in card and "Evaluation" in card and "How to use" in card
-    samples = json.load(open(layout.samples))
+    samples = _json(layout.samples)
     assert samples[0]["prompt"] == "def " and isinstance(samples[0]["completion"], str)
-    html = open(os.path.join(layout.report, "report.html")).read()
+    html = _text(os.path.join(layout.report, "report.html"))
     assert "data:image/png;base64," in html and "Held-out perplexity" in html
-    md = open(os.path.join(layout.report, "report.md")).read()
+    md = _text(os.path.join(layout.report, "report.md"))
     assert "![training loss and learning rate](loss.png)" in md
     assert os.path.isfile(os.path.join(layout.report, "loss.png"))
 
@@ -52,10 +61,10 @@ def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     assert lmforge_main(["pipeline", config]) == 0
     err = capsys.readouterr().err
     assert err.count("skipped (up to date)") == 7
-    rerun = json.load(open(layout.manifest))["stages"]
+    rerun = _json(layout.manifest)["stages"]
     assert all(r["attempts"] == 1 for r in rerun.values())
 
     # changing the eval settings reruns eval and what depends on it, nothing upstream
     assert lmforge_main(["pipeline", config, "--eval.limit=4"]) == 0
-    after = json.load(open(layout.manifest))["stages"]
+    after = _json(layout.manifest)["stages"]
     assert [n for n, r in after.items() if r["attempts"] == 2] == ["eval", "export", "report"]

@@ -59,11 +59,5 @@ def export_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
         return {"architecture": hf_config["architectures"][0], "samples": len(samples), "folder": layout.hf}
 
     inputs = [layout.train, tokenizer] + ([layout.eval] if cfg.eval.enabled else [])
-    return Stage(
-        "export",
-        to_dict(cfg.export),
-        inputs,
-        [layout.hf, layout.samples],
-        run,
-        "HF folder, samples, model card",
-    )
+    outputs = [os.path.join(layout.hf, name) for name in EXPORTED_FILES] + [layout.samples]
+    return Stage("export", to_dict(cfg.export), inputs, outputs, run, "HF folder, samples, model card")
