@@ -276,3 +276,18 @@ def test_fsspec_input_and_output(tmp_path, tokenizer_path):
     expected = [t for d in docs for t in [*tok.encode(d["text"]).ids, 0]]
     assert np.frombuffer(raw, dtype=np.uint16).tolist() == expected
     assert fs.exists("/lmforge-test/tokens/manifest.json")
+
+
+def test_strip_whitespace_tokenizes_the_stripped_text(tmp_path, tokenizer_path):
+    docs = [{"id": "1", "text": "  \n the data \n\n"}, {"id": "2", "text": "open\t"}]
+    write_documents(str(tmp_path / "a.jsonl"), docs)
+    tok = load_tokenizer(tokenizer_path)
+    for strip in (False, True):
+        out = tmp_path / f"o{strip}"
+        manifest = tokenize_documents(
+            str(tmp_path / "a.jsonl"), tokenizer_path, str(out), strip_whitespace=strip, progress=False
+        )
+        assert manifest["strip_whitespace"] is strip
+        texts = [d["text"].strip() if strip else d["text"] for d in docs]
+        expected = [t for text in texts for t in [*tok.encode(text).ids, 0]]
+        assert np.fromfile(out / "part-00000-000.npy", dtype=np.uint16).tolist() == expected
