@@ -142,12 +142,6 @@ class TrainConfig:
             parse_activation_checkpointing(self.activation_checkpointing)
         except ValueError as err:
             raise ConfigError("activation_checkpointing", str(err).split(": ", 1)[-1]) from None
-        if self.scheduler.t_max is None:
-            require(
-                self.max_steps > self.scheduler.warmup_steps or self.scheduler.name == "constant",
-                "scheduler.warmup_steps",
-                f"must be less than max_steps ({self.scheduler.warmup_steps} >= {self.max_steps})",
-            )
         require(
             self.scheduler.anneal_steps <= self.max_steps,
             "scheduler.anneal_steps",

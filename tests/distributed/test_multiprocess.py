@@ -1,0 +1,83 @@
+"""FSDP2 and DDP on 2 CPU processes (gloo) against one process on the same global batch, via torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lmforge.train.trainer import train
+
+TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
+
+
+def torchrun(config_path, *overrides, nproc=2):
+    cmd = [
+        TORCHRUN,
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "lmforge",
+        "train",
+        config_path,
+        *overrides,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def losses(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [(r["step"], r["loss"], r["grad_norm"]) for r in map(json.loads, f)]
+
+
+@pytest.fixture
+def single_run(make_config, tmp_path):
+    return losses(
+        train(make_config(save_folder=str(tmp_path / "single"), max_steps=4, save_interval=None)).save_folder
+    )
+
+
+def test_fsdp_two_processes_match_one_and_resume_at_world_size_one(
+    single_run, write_config, make_config, tmp_path
+):
+    config = write_config(
+        "fsdp.yaml",
+        save_folder=str(tmp_path / "fsdp"),
+        strategy="fsdp",
+        max_steps=4,
+        save_interval=2,
+        keep_checkpoints=0,
+    )
+    proc = torchrun(config)
+    assert "2 x cpu | strategy fsdp" in proc.stdout
+    fsdp = losses(tmp_path / "fsdp")
+    assert [s for s, _, _ in fsdp] == [1, 2, 3, 4]
+    for (_, a, ga), (_, b, gb) in zip(fsdp, single_run):
+        assert a == pytest.approx(b, abs=1e-5)
+        assert ga == pytest.approx(gb, rel=1e-4)  # the global norm over both shards
+    # the world-size-2 checkpoint of step 2 continues in one process
+    resumed = train(
+        make_config(
+            save_folder=str(tmp_path / "resumed"),
+            load_path=str(tmp_path / "fsdp" / "step2"),
+            max_steps=4,
+            save_interval=None,
+        )
+    )
+    assert resumed.step == 4
+    for (s, a, _), (_, b, _) in zip(losses(tmp_path / "resumed"), single_run[2:]):
+        assert a == pytest.approx(b, abs=1e-5), s
+
+
+def test_ddp_two_processes_match_one(single_run, write_config, tmp_path):
+    config = write_config(
+        "ddp.yaml", save_folder=str(tmp_path / "ddp"), strategy="ddp", max_steps=4, save_interval=None
+    )
+    torchrun(config)
+    for (_, a, ga), (_, b, gb) in zip(losses(tmp_path / "ddp"), single_run):
+        assert a == pytest.approx(b, abs=1e-5)
+        assert ga == pytest.approx(gb, rel=1e-4)
