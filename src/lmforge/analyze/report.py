@@ -1,0 +1,559 @@
+"""Write an analysis report as ``report.json``, ``report.md`` and ``report.html`` with ``plots/*.png``.
+
+Both human-readable forms are rendered from one list of sections (text, key figures, tables, images), so
+they always say the same thing; the HTML is a single self-contained page apart from the PNGs beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from typing import Any
+
+from lmforge.analyze.plots import PLOTS
+from lmforge.io import atomic_write, join, write_json, write_text
+
+
+@dataclasses.dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Any]]
+    caption: str = ""
+
+
+@dataclasses.dataclass
+class Section:
+    title: str
+    blocks: list[Any]  # str (a paragraph), Table, ("image", path), ("cards", [(label, value)])
+    anchor: str = ""
+
+
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:,.2f} MB"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{value:,}"
+
+
+def _int(value: float | None) -> str:
+    """Percentiles are estimates within 0.5 %: decimals would claim more precision than they have."""
+    return "–" if value is None else f"{round(value):,}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%" if x < 0.1 and x > 0 else f"{100 * x:.1f}%"
+
+
+def _overview(report: dict[str, Any]) -> Section:
+    totals, read = report["totals"], report["read"]
+    cards = [
+        ("documents", _num(totals["documents"])),
+        ("text", _mb(totals["bytes"])),
+        ("words", _num(totals["words"])),
+        ("sources", _num(len(report["sources"]))),
+    ]
+    if totals["tokens"]:
+        cards.insert(3, ("tokens", _num(totals["tokens"])))
+    if "duplicates" in report:
+        cards.append(("duplicate documents", _pct(report["duplicates"]["documents"]["duplicate_rate"])))
+        cards.append(("duplicate paragraphs", _pct(report["duplicates"]["paragraphs"]["duplicate_rate"])))
+    if totals["languages"]:
+        top = totals["languages"][0]
+        cards.append(("main language", f"{top['value']} ({_pct(top['share'])})"))
+    pii_docs = max((v["documents"] for v in totals["pii"].values()), default=0)
+    cards.append(
+        ("documents with e-mails", _num(totals["pii"]["email"]["documents"]))
+        if pii_docs
+        else ("PII", "none found")
+    )
+    if "contamination" in report:
+        sets = report["contamination"]["sets"]
+        worst = max(sets, key=lambda s: (sets[s]["share"], s))
+        cards.append(("most contaminated set", f"{worst} ({_pct(sets[worst]['share'])})"))
+    text = (
+        f"{_num(read['files'])} files, {_num(read['lines'])} lines read: {_num(read['documents'])} documents, "
+        f"{_num(read['rejected'])} rejected (bad JSON, missing text, truncated files)."
+    )
+    return Section("Overview", [("cards", cards), text], "overview")
+
+
+def _sources_section(report: dict[str, Any]) -> Section:
+    dups = report.get("duplicates", {})
+    headers = [
+        "source",
+        "documents",
+        "text",
+        "words",
+        "tokens",
+        "median words",
+        "p90 words",
+        "main language",
+        "dup docs",
+        "dup paragraphs",
+    ]
+    rows = []
+    for name, s in [
+        *sorted(report["sources"].items(), key=lambda kv: -kv[1]["bytes"]),
+        ("all", report["totals"]),
+    ]:
+        words = s["lengths"].get("words", {}).get("percentiles", {})
+        doc_dup = dups.get("documents", {})
+        para_dup = dups.get("paragraphs", {})
+        if name == "all":
+            doc_rate, para_rate = doc_dup.get("duplicate_rate"), para_dup.get("duplicate_rate")
+        else:
+            doc_rate = doc_dup.get("per_source", {}).get(name, {}).get("within_rate")
+            para_rate = para_dup.get("per_source", {}).get(name, {}).get("within_rate")
+        rows.append(
+            [
+                f"**{name}**" if name == "all" else name,
+                _num(s["documents"]),
+                _mb(s["bytes"]),
+                _num(s["words"]),
+                _num(s["tokens"]) if s["tokens"] else "–",
+                _int(words.get("p50")),
+                _int(words.get("p90")),
+                f"{s['languages'][0]['value']} ({_pct(s['languages'][0]['share'])})"
+                if s["languages"]
+                else "–",
+                _pct(doc_rate) if doc_rate is not None else "–",
+                _pct(para_rate) if para_rate is not None else "–",
+            ]
+        )
+    return Section(
+        "Sources",
+        [
+            Table(
+                headers,
+                rows,
+                "Duplicate rates here count copies within the source; see Duplicates for copies across sources.",
+            ),
+            ("image", "plots/sizes.png"),
+        ],
+        "sources",
+    )
+
+
+def _lengths_section(report: dict[str, Any]) -> Section:
+    rows = []
+    for metric, summary in report["totals"]["lengths"].items():
+        p = summary["percentiles"]
+        rows.append(
+            [
+                metric,
+                _num(summary["mean"]),
+                _num(summary["min"]),
+                *(_int(p[k]) for k in ("p5", "p25", "p50", "p75", "p95", "p99")),
+                _num(summary["max"]),
+            ]
+        )
+    table = Table(
+        ["per document", "mean", "min", "p5", "p25", "p50", "p75", "p95", "p99", "max"],
+        rows,
+        "Percentiles within 0.5 % (log-bucketed histogram); min, max and mean are exact.",
+    )
+    return Section("Document lengths", [table, ("image", "plots/lengths.png")], "lengths")
+
+
+def _languages_section(report: dict[str, Any]) -> Section:
+    rows = [
+        [i["value"], _num(i["count"]), _pct(i["share"]), _mb(i["bytes"])]
+        for i in report["totals"]["languages"][:15]
+    ]
+    return Section(
+        "Languages",
+        [
+            "Main language of each document, by CLD2 (the curation taggers' `detect_language`); `un` = unreliable or unknown.",
+            Table(["language", "documents", "share", "text"], rows),
+            ("image", "plots/languages.png"),
+        ],
+        "languages",
+    )
+
+
+def _urls_section(report: dict[str, Any]) -> Section:
+    urls = report["totals"]["urls"]
+    total = report["totals"]["documents"]
+    blocks: list[Any] = [
+        f"{_num(urls['documents_with_url'])} of {_num(total)} documents have `metadata.url` "
+        f"({_num(urls['distinct_domains'])} distinct hosts, {_num(urls['invalid'])} unparseable)."
+    ]
+    if urls["documents_with_url"]:
+        blocks.append(
+            Table(
+                ["scheme", "documents", "share"],
+                [[i["value"], _num(i["count"]), _pct(i["share"])] for i in urls["schemes"][:10]],
+            )
+        )
+        blocks.append(
+            Table(
+                ["domain", "documents", "share"],
+                [[i["value"], _num(i["count"]), _pct(i["share"])] for i in urls["domains"][:15]],
+            )
+        )
+        blocks.append(
+            Table(
+                ["top-level domain", "documents", "share"],
+                [[i["value"], _num(i["count"]), _pct(i["share"])] for i in urls["tlds"][:10]],
+            )
+        )
+        blocks.append(("image", "plots/domains.png"))
+    return Section("URLs", blocks, "urls")
+
+
+def _duplicates_section(report: dict[str, Any]) -> Section:
+    dups = report["duplicates"]
+    overall = [
+        [
+            kind,
+            _num(d["items"]),
+            _num(d["distinct"]),
+            _num(d["duplicates"]),
+            _pct(d["duplicate_rate"]),
+            _pct(d["duplicate_bytes_rate"]),
+        ]
+        for kind, d in dups.items()
+    ]
+    per_source = []
+    for name in sorted(report["sources"]):
+        doc, para = dups["documents"]["per_source"][name], dups["paragraphs"]["per_source"][name]
+        per_source.append(
+            [
+                name,
+                _num(doc["items"]),
+                _pct(doc["within_rate"]),
+                _pct(doc["cross_share"]),
+                _num(para["items"]),
+                _pct(para["within_rate"]),
+                _pct(para["cross_share"]),
+            ]
+        )
+    blocks: list[Any] = [
+        "Exact duplicates by xxh3-64 of the text (documents) and of each non-blank line (paragraphs). "
+        "*Rate* = share of items that are a further copy of one seen before; *in other sources* = share of a "
+        "source's items whose text also occurs in another source.",
+        Table(["", "items", "distinct", "extra copies", "rate", "bytes in extra copies"], overall),
+        Table(
+            [
+                "source",
+                "documents",
+                "copies within",
+                "in other sources",
+                "paragraphs",
+                "copies within",
+                "in other sources",
+            ],
+            per_source,
+        ),
+        ("image", "plots/duplicates.png"),
+    ]
+    for kind in ("documents", "paragraphs"):
+        top = dups[kind]["top"]
+        if top:
+            rows = [
+                [
+                    _num(g["copies"]),
+                    ", ".join(f"{s}×{c}" for s, c in g["sources"].items()),
+                    f"`{g.get('id', '')}`",
+                    g.get("text", ""),
+                ]
+                for g in top
+            ]
+            blocks.append(Table(["copies", "sources", "first id", "text"], rows, f"Most duplicated {kind}"))
+    return Section("Duplicates", blocks, "duplicates")
+
+
+def _ngrams_section(report: dict[str, Any]) -> Section:
+    blocks: list[Any] = [
+        "Word n-grams over lower-cased `\\w+` words. Candidates come from a count-min sketch per shard; the counts shown are exact (second pass)."
+    ]
+    sizes = list(report["ngrams"])
+    headers = ["#"]
+    for n in sizes:
+        headers += [f"{n}-gram", "count"]
+    rows = []
+    for i in range(max((len(d["top"]) for d in report["ngrams"].values()), default=0)):
+        row: list[Any] = [i + 1]
+        for n in sizes:
+            top = report["ngrams"][n]["top"]
+            row += [f"`{top[i]['ngram']}`", _num(top[i]["count"])] if i < len(top) else ["", ""]
+        rows.append(row)
+    totals = ", ".join(f"{_num(report['ngrams'][n]['total'])} {n}-grams" for n in sizes)
+    blocks.append(Table(headers, rows, f"Of {totals} in all; shares are in report.json."))
+    return Section("Most common n-grams", blocks, "ngrams")
+
+
+def _pii_section(report: dict[str, Any]) -> Section:
+    rows = []
+    for name, s in [*sorted(report["sources"].items()), ("all", report["totals"])]:
+        pii = s["pii"]
+        rows.append(
+            [
+                f"**{name}**" if name == "all" else name,
+                _num(s["documents"]),
+                *(_pii_cell(pii[k]) for k in ("email", "phone", "ip")),
+            ]
+        )
+    return Section(
+        "Personal information",
+        [
+            "Matches of the curation PII regexes (`find_pii`), and (in brackets) the documents containing them.",
+            Table(["source", "documents", "e-mails", "phone numbers", "IPv4 addresses"], rows),
+        ],
+        "pii",
+    )
+
+
+def _pii_cell(counts: dict[str, int]) -> str:
+    if not counts["matches"]:
+        return "–"
+    return f"{_num(counts['matches'])} ({_num(counts['documents'])} docs)"
+
+
+def _contamination_section(report: dict[str, Any]) -> Section:
+    con = report["contamination"]
+    rows = [
+        [
+            name,
+            _num(s["examples"]),
+            _num(s["checkable"]),
+            _num(s["contaminated"]),
+            _pct(s["share"]),
+            _pct(s["mean_matched_share"]),
+        ]
+        for name, s in sorted(con["sets"].items(), key=lambda kv: (-kv[1]["share"], kv[0]))
+    ]
+    blocks: list[Any] = [
+        f"An example counts as contaminated when one of its {con['n']}-grams ({con['short_n']}-grams for text fields "
+        f"shorter than {con['n']} words) occurs in a corpus document (words lower-cased, punctuation ignored). "
+        f"{_num(con['corpus_documents_with_overlap'])} corpus documents contain at least one evaluation n-gram.",
+        Table(
+            ["evaluation set", "examples", "checkable", "contaminated", "share", "mean n-gram overlap"], rows
+        ),
+        ("image", "plots/contamination.png"),
+    ]
+    listed = []
+    for name, s in sorted(con["sets"].items()):
+        for ex in s["examples_listed"][:5]:
+            docs = "; ".join(
+                f"{d['id']} ({d['source']}, {d['path'].rsplit('/', 1)[-1]}:{d['line']})"
+                for d in ex["documents"]
+            )
+            listed.append([name, f"`{ex['example']}`", ex["text"], _pct(ex["share"]), docs])
+    if listed:
+        blocks.append(
+            Table(
+                ["set", "example", "text", "n-grams found", "documents"],
+                listed,
+                "Contaminated examples (first 5 per set; all in report.json)",
+            )
+        )
+    return Section("Contamination", blocks, "contamination")
+
+
+def _problems_section(report: dict[str, Any]) -> Section | None:
+    rejections = report["read"]["rejections"]
+    if not rejections:
+        return None
+    rows = [[f"{r['path']}:{r['line']}", r["reason"]] for r in rejections[:50]]
+    return Section(
+        "Input problems",
+        [
+            f"{_num(report['read']['rejected'])} lines rejected (first 50 shown).",
+            Table(["where", "why"], rows),
+        ],
+        "problems",
+    )
+
+
+def build_sections(report: dict[str, Any]) -> list[Section]:
+    sections = [_overview(report), _sources_section(report), _lengths_section(report)]
+    if report["totals"]["languages"]:
+        sections.append(_languages_section(report))
+    sections.append(_urls_section(report))
+    if "duplicates" in report:
+        sections.append(_duplicates_section(report))
+    if "ngrams" in report:
+        sections.append(_ngrams_section(report))
+    sections.append(_pii_section(report))
+    if "contamination" in report:
+        sections.append(_contamination_section(report))
+    problems = _problems_section(report)
+    if problems:
+        sections.append(problems)
+    return sections
+
+
+# ------------------------------------------------------------------------------------------------ markdown
+
+
+def _md_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: dict[str, Any], sections: list[Section], images: set[str]) -> str:
+    lines = [
+        "# Corpus analysis",
+        "",
+        f"Inputs: {', '.join(f'`{p}`' for p in report['inputs']['patterns'])}",
+        "",
+    ]
+    for section in sections:
+        lines += [f"## {section.title}", ""]
+        for block in section.blocks:
+            if isinstance(block, str):
+                lines += [block, ""]
+            elif isinstance(block, Table):
+                if block.caption:
+                    lines += [f"*{block.caption}*", ""]
+                lines.append("| " + " | ".join(block.headers) + " |")
+                lines.append(
+                    "|"
+                    + "|".join(
+                        "--:" if i and _is_numeric_column(block.rows, i) else "---"
+                        for i in range(len(block.headers))
+                    )
+                    + "|"
+                )
+                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+                lines.append("")
+            elif block[0] == "image" and block[1] in images:
+                lines += [f"![{section.title}]({block[1]})", ""]
+            elif block[0] == "cards":
+                lines += [" · ".join(f"**{label}**: {value}" for label, value in block[1]), ""]
+    lines += [_timing(report), ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ html
+
+_CSS = """
+body{font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2328;
+ background:#f6f8fa;margin:0}
+main{max-width:1100px;margin:0 auto;padding:24px 32px 48px;background:#fff;box-shadow:0 0 0 1px #e5e7eb}
+h1{font-size:26px;margin:8px 0 4px}h2{font-size:19px;margin:36px 0 10px;padding-bottom:6px;border-bottom:1px solid #e5e7eb}
+.sub{color:#59636e;margin:0 0 12px}nav{margin:10px 0 4px;font-size:13px}nav a{margin-right:14px;color:#0969da;text-decoration:none}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;margin:12px 0}
+.card{border:1px solid #e5e7eb;border-radius:8px;padding:10px 12px;background:#fbfcfd}
+.card .v{font-size:17px;font-weight:600;overflow-wrap:anywhere}
+.card .l{color:#59636e;font-size:12px;text-transform:uppercase;letter-spacing:.03em}
+table{border-collapse:collapse;margin:8px 0 18px;font-size:13px;width:100%}
+caption{text-align:left;color:#59636e;font-style:italic;padding:4px 0}
+th{background:#f3f4f6;text-align:right;font-weight:600;padding:6px 10px;border-bottom:1px solid #d0d7de;white-space:nowrap}
+td{padding:5px 10px;border-bottom:1px solid #eef0f2;text-align:right;vertical-align:top}
+th.text,td.text{text-align:left}td.text{max-width:520px}
+tr:hover td{background:#f8fafc}code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f4f6;
+ padding:1px 4px;border-radius:4px}img{max-width:100%;margin:6px 0 10px}.foot{color:#59636e;font-size:12px;margin-top:32px}
+"""
+
+
+def _inline(text: str) -> str:
+    """Escape, then render the inline marks the sections use: ``code``, **bold** and *italic*."""
+    parts = html.escape(str(text)).split("`")
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"<code>{part}</code>")
+            continue
+        while part.count("**") >= 2:
+            part = part.replace("**", "<b>", 1).replace("**", "</b>", 1)
+        while part.count("*") >= 2:
+            part = part.replace("*", "<i>", 1).replace("*", "</i>", 1)
+        out.append(part)
+    return "".join(out)
+
+
+_NUMERIC = re.compile(r"[–\d.,%×]+( MB)?|[\d,]+ \(.*\)")
+
+
+def _is_numeric_column(rows: list[list[Any]], column: int) -> bool:
+    return all(_NUMERIC.fullmatch(str(r[column]).strip()) for r in rows if column < len(r))
+
+
+def render_html(report: dict[str, Any], sections: list[Section], images: set[str]) -> str:
+    body = [
+        "<h1>Corpus analysis</h1>",
+        f"<p class='sub'>{_inline(', '.join(f'`{p}`' for p in report['inputs']['patterns']))}</p>",
+        "<nav>"
+        + "".join(f"<a href='#{s.anchor}'>{html.escape(s.title)}</a>" for s in sections if s.anchor)
+        + "</nav>",
+    ]
+    for section in sections:
+        body.append(f"<h2 id='{section.anchor}'>{html.escape(section.title)}</h2>")
+        for block in section.blocks:
+            if isinstance(block, str):
+                body.append(f"<p>{_inline(block)}</p>")
+            elif isinstance(block, Table):
+                left = {
+                    c for c in range(len(block.headers)) if not c or not _is_numeric_column(block.rows, c)
+                }
+                body.append("<table>")
+                if block.caption:
+                    body.append(f"<caption>{_inline(block.caption)}</caption>")
+                body.append(
+                    "<tr>"
+                    + "".join(
+                        f"<th class='text'>{_inline(h)}</th>" if i in left else f"<th>{_inline(h)}</th>"
+                        for i, h in enumerate(block.headers)
+                    )
+                    + "</tr>"
+                )
+                for row in block.rows:
+                    cells = "".join(
+                        f"<td class='text'>{_inline(c)}</td>" if i in left else f"<td>{_inline(c)}</td>"
+                        for i, c in enumerate(row)
+                    )
+                    body.append(f"<tr>{cells}</tr>")
+                body.append("</table>")
+            elif block[0] == "image" and block[1] in images:
+                body.append(f"<img src='{html.escape(block[1])}' alt='{html.escape(section.title)}'>")
+            elif block[0] == "cards":
+                cards = "".join(
+                    f"<div class='card'><div class='l'>{html.escape(label)}</div><div class='v' title='{html.escape(str(value))}'>{html.escape(str(value))}</div></div>"
+                    for label, value in block[1]
+                )
+                body.append(f"<div class='cards'>{cards}</div>")
+    body.append(f"<p class='foot'>{_inline(_timing(report))}</p>")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Corpus analysis</title>"
+        f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{_CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )
+
+
+def _timing(report: dict[str, Any]) -> str:
+    t = report["timing"]
+    rate = t["megabytes_per_cpu_second"]
+    return (
+        f"lmforge {report['lmforge_version']} · {t['processes']} process(es), {t['executor']} executor · "
+        f"{t['wall_seconds']:.1f} s wall, {t['cpu_seconds_workers']:.1f} CPU-s in workers"
+        + (f" ({rate:.1f} MB of text per CPU-s)" if rate else "")
+    )
+
+
+def write_report(report: dict[str, Any], output: str, plots: bool = True) -> list[str]:
+    """Write report.json, plots/*.png, report.md and report.html under ``output``; return the paths."""
+    written = [join(output, "report.json")]
+    write_json(written[0], report)
+    images: set[str] = set()
+    if plots:
+
+        def write_png(path: str, data: bytes) -> None:
+            with atomic_write(join(output, path), "wb", compression=False) as f:
+                f.write(data)
+
+        for name, (plot, _) in PLOTS.items():
+            relative = f"plots/{name}.png"
+            if plot(report, relative, write_png):
+                images.add(relative)
+                written.append(join(output, relative))
+    sections = build_sections(report)
+    write_text(join(output, "report.md"), render_markdown(report, sections, images))
+    write_text(join(output, "report.html"), render_html(report, sections, images))
+    return [*written, join(output, "report.md"), join(output, "report.html")]
