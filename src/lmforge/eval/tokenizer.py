@@ -78,8 +78,7 @@ def _load_tokenizers_file(path: str) -> Any:
     try:  # the tokenization stage's loader knows names and folders; a plain file needs only `tokenizers`
         from lmforge.tokenize.tokenizer import load_tokenizer
 
-        loaded = load_tokenizer(path)
-        return getattr(loaded, "tokenizer", getattr(loaded, "backend", loaded))
+        return load_tokenizer(path)
     except ImportError:
         pass
     from tokenizers import Tokenizer

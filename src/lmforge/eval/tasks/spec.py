@@ -108,6 +108,9 @@ def task_from_dict(data: dict[str, Any], variant: str | None = None, where: str 
             )
         data = merge(data, variants[variant])
         data["variant"] = variant
+        # results are keyed by name: "arc_easy:mc" must not overwrite "arc_easy"; files keep the base name
+        data["dataset"] = {"local_name": data.get("name"), **(data.get("dataset") or {})}
+        data["name"] = f"{data.get('name')}:{variant}"
     try:
         spec = from_dict(TaskSpec, data)
         validate(spec)

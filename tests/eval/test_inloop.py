@@ -1,0 +1,57 @@
+import gzip
+import json
+import os
+import random
+
+import pytest
+import torch
+
+from lmforge.config import ConfigError
+from lmforge.eval.inloop import build_inloop_evaluator
+
+
+@pytest.fixture()
+def model(lmforge_model_dir):
+    import lmforge
+
+    return lmforge.load_model(lmforge_model_dir)
+
+
+def test_downstream_and_ppl_evaluators_leave_training_state_alone(model, tokenizer_dir, data_dir, tmp_path):
+    docs = tmp_path / "docs.jsonl.gz"
+    with gzip.open(docs, "wt") as f:
+        f.write(json.dumps({"text": "Water flowed from the spout. " * 5, "source": "web"}) + "\n")
+    tok = os.path.join(tokenizer_dir, "tokenizer.json")
+    downstream = build_inloop_evaluator(
+        {"name": "tasks", "kind": "downstream", "tasks": ["arc_easy", "piqa"], "data_dir": data_dir, "limit": 2,
+         "num_fewshot": 0}, tok,
+    )  # fmt: skip
+    ppl = build_inloop_evaluator(
+        {"name": "heldout", "kind": "ppl_docs", "paths": [str(docs)], "max_seq_len": 16}, tok
+    )
+    assert (downstream.name, ppl.name) == ("tasks", "heldout")
+    model.train()
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    torch_state, py_state = torch.get_rng_state(), random.getstate()
+    metrics = downstream(model)
+    metrics.update(ppl(model))
+    assert model.training
+    assert all(bool((p.grad == 1).all()) for p in model.parameters())
+    assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(torch_state, torch.get_rng_state()) and py_state == random.getstate()
+    assert {"arc_easy/acc", "arc_easy/acc_norm", "piqa/acc"} <= set(metrics)
+    assert {"all/token_perplexity", "web/loss", "web/bits_per_byte"} <= set(metrics)
+    assert all(isinstance(v, float) for v in metrics.values())
+    assert downstream(model) == {k: v for k, v in metrics.items() if k in downstream(model)}  # repeatable
+
+
+def test_bad_evaluator_configs_fail_at_construction(tokenizer_dir):
+    tok = os.path.join(tokenizer_dir, "tokenizer.json")
+    with pytest.raises(ConfigError, match="kind"):
+        build_inloop_evaluator({"name": "x", "kind": "bleu"}, tok)
+    with pytest.raises(ConfigError, match="unknown task"):
+        build_inloop_evaluator({"name": "x", "kind": "downstream", "tasks": ["nope"]}, tok)
+    with pytest.raises(ConfigError, match="max_seq_len"):
+        build_inloop_evaluator({"name": "x", "kind": "ppl_docs", "paths": ["a"]}, tok)

@@ -1,0 +1,129 @@
+import json
+import os
+
+import pytest
+
+from lmforge.config import ConfigError
+from lmforge.eval.tasks.prompts import render_examples
+from lmforge.eval.tasks.registry import MMLU_SUBJECTS, builtin_task_names, get_task
+from lmforge.eval.tasks.template import TemplateError, render
+
+DOC = {
+    "q": " Why? ",
+    "choices": {"text": ["a", "b"], "label": ["X", "Y"]},
+    "n": "3",
+    "subject": "high_school_x",
+}
+
+
+def test_template_paths_filters_and_raw_values():
+    assert render("Q: {q|strip}\nA:", DOC) == "Q: Why?\nA:"
+    assert render("{choices.text}", DOC) == ["a", "b"]  # a lone placeholder keeps its type
+    assert render("{choices.text[1]}!", DOC) == "b!"
+    assert render("{n|int}", DOC) == 3
+    assert render("about {subject|spaces}", DOC) == "about high school x"
+    assert render("{{literal}} {q|lstrip}", DOC) == "{literal} Why? "
+    assert render(["{n}", 5], DOC) == ["3", 5]
+    with pytest.raises(TemplateError, match="no 'nope'"):
+        render("{nope}", DOC)
+    with pytest.raises(TemplateError, match="unknown filter"):
+        render("{q|shout}", DOC)
+
+
+def test_every_builtin_task_loads_with_its_variants():
+    names = builtin_task_names()
+    for expected in ("arc_easy", "arc_challenge", "boolq", "hellaswag", "openbookqa", "piqa", "sciq",
+                     "social_iqa", "copa", "commonsense_qa", "winogrande", "mmlu"):  # fmt: skip
+        assert expected in names
+    for name in names:
+        spec = get_task(name)
+        for variant in spec.variants:
+            assert get_task(f"{name}:{variant}").name == f"{name}:{variant}"
+    assert len(MMLU_SUBJECTS) == 57
+    assert get_task("mmlu_virology").name == "mmlu_virology"
+
+
+def test_unknown_task_variant_and_metric_errors(tmp_path):
+    with pytest.raises(ConfigError, match="unknown task"):
+        get_task("arc_medium")
+    with pytest.raises(ConfigError, match="no variant"):
+        get_task("piqa:fancy")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: t\ndataset: {files: x.jsonl}\ncontext: '{q}'\nchoices: [a]\ngold: 0\nmetrics: [f1]\n"
+    )
+    with pytest.raises(ConfigError, match="unknown metric"):
+        get_task(str(bad))
+    bad.write_text("name: t\ndataset: {files: x.jsonl}\ncontext: '{q}'\nchoices: [a]\ngold: 0\ncontxt: 1\n")
+    with pytest.raises(ConfigError, match="did you mean 'context'"):
+        get_task(str(bad))
+
+
+def test_user_yaml_task_with_local_files_runs_end_to_end(tmp_path, lmforge_model_dir):
+    import lmforge
+    from lmforge.eval.downstream import evaluate_tasks
+    from lmforge.eval.tokenizer import load_eval_tokenizer
+
+    rows = [
+        {"q": "Is water wet?", "opts": ["yes", "no"], "ans": 0},
+        {"q": "Is fire cold?", "opts": ["yes", "no"], "ans": 1},
+    ]
+    data = tmp_path / "yesno.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    task = tmp_path / "yesno.yaml"
+    task.write_text(
+        f"name: yesno\ndataset: {{files: {data}}}\ncontext: 'Q: {{q}}\n\n  A:'\nchoices: '{{opts}}'\ngold: '{{ans}}'\n"
+        "metrics: [acc, acc_norm, acc_per_token, acc_uncond]\n"
+        "variants:\n  mc: {format: mc, mc: {question: 'Q: {q}'}, metrics: [acc]}\n"
+    )
+    model, tok = lmforge.load_model(lmforge_model_dir), load_eval_tokenizer(lmforge_model_dir)
+    results, records = evaluate_tasks(model, tok, [str(task), f"{task}:mc"], progress=False)
+    assert set(results["yesno"]) >= {"acc", "acc_norm", "acc_per_token", "acc_uncond", "num_examples"}
+    assert results["yesno"]["num_examples"] == 2
+    first = records[0]
+    assert first["contexts"] == ["Q: Is water wet?\nA:"] and first["continuations"] == [" yes", " no"]
+    assert len(first["uncond_loglikelihoods"]) == 2
+    for metric in ("acc", "acc_norm", "acc_per_token", "acc_uncond"):  # the summary is the mean of records
+        mean = sum(r["correct"][metric] for r in records if r["task"] == "yesno") / 2
+        assert results["yesno"][metric] == mean
+    assert results["yesno:mc"]["num_examples"] == 2
+    mc = [r for r in records if r["task"] == "yesno:mc"]
+    assert mc and mc[0]["contexts"][0] == "Q: Is water wet?\n A. yes\n B. no\nAnswer:"
+    assert mc[0]["continuations"] == [" A", " B"]
+
+
+def test_kshot_is_seeded_and_never_uses_the_example_itself(data_dir):
+    from lmforge.eval.tasks.data import load_examples
+
+    spec = get_task("piqa")
+    rows = load_examples(spec.dataset, "piqa", data_dir)
+    first = render_examples(spec, rows, 1, rows, True)
+    again = render_examples(spec, rows, 1, rows, True)
+    assert [e.contexts for e in first] == [e.contexts for e in again]
+    for ex, row in zip(first, rows):
+        shot = ex.contexts[0].split("\n\n")[0]
+        assert row["goal"] not in shot
+
+
+def test_limit_and_mmlu_groups_through_the_cli(tmp_path, lmforge_model_dir, data_dir):
+    from lmforge.cli import main
+
+    out = tmp_path / "res" / "results.json"
+    code = main(["eval", "tasks", lmforge_model_dir, "--tasks", "arc_easy,winogrande,mmlu", "--data-dir", data_dir,
+                 "--limit", "1", "--num-fewshot", "1", "--output", str(out), "--no-progress"])  # fmt: skip
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert results["arc_easy"]["num_examples"] == 1 and results["arc_easy"]["num_fewshot"] == 1
+    assert results["mmlu"]["num_examples"] == 2  # --limit 1 per subject, as lm-eval limits each subtask
+    assert {"mmlu_abstract_algebra", "mmlu_anatomy"} <= set(results)
+    per_example = (tmp_path / "res" / "results.examples.jsonl").read_text().splitlines()
+    assert len(per_example) == 4
+    assert os.path.exists(out)
+
+
+def test_missing_local_file_is_a_clear_error(tmp_path, lmforge_model_dir):
+    from lmforge.cli import main
+
+    code = main(["eval", "tasks", lmforge_model_dir, "--tasks", "piqa", "--data-dir", str(tmp_path),
+                 "--output", str(tmp_path / "r.json"), "--no-progress"])  # fmt: skip
+    assert code == 2
