@@ -22,7 +22,8 @@ def test_checkpoints_rotate_and_resolve(make_config, tmp_path):
     Trainer(config).fit()
     run = config.save_folder
     assert sorted(n for n in os.listdir(run) if n.startswith("step")) == ["step4", "step6"]
-    assert open(os.path.join(run, "latest")).read().strip() == "step6"
+    with open(os.path.join(run, "latest")) as f:
+        assert f.read().strip() == "step6"
     assert ckpt.resolve_checkpoint(run) == os.path.join(run, "step6")
     assert ckpt.resolve_checkpoint(os.path.join(run, "step4")) == os.path.join(run, "step4")
     assert ckpt.resolve_checkpoint(str(tmp_path / "data")) is None

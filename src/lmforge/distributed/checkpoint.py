@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import random
 import re
@@ -298,4 +297,4 @@ def checkpoint_tokenizer(path: str) -> str | None:
 
 
 def read_trainer_state(path: str) -> dict[str, Any]:
-    return json.loads(open(os.path.join(path, TRAINER_STATE)).read())
+    return read_json(os.path.join(path, TRAINER_STATE))

@@ -12,7 +12,7 @@ the block's ``__call__``, outside the compiled / checkpointed forward, as with t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import torch
@@ -95,18 +95,40 @@ def apply_fsdp(
     fully_shard(model, mesh=mesh, mp_policy=policy, reshard_after_forward=reshard_after_forward)
 
 
-def materialize(model: nn.Module, device: torch.device, seed: int) -> None:
-    """Allocate a meta-device (possibly sharded) model on ``device`` and initialise it from ``seed``.
+class _FullParameterView:
+    """Shows :func:`init_weights` each parameter as a full tensor, one at a time.
 
-    The initialisation draws each full parameter from its (seed, name) generator; for FSDP shards,
-    ``implicit_replication`` lets the full CPU tensor be copied into the local shard, so every world size
-    starts from the same weights.
+    ``init_weights`` fills the parameters it is given in order; for an FSDP shard (a DTensor) this yields a
+    full-size CPU buffer instead and, once it has been filled, copies this rank's slice of it into the shard.
+    Only one full parameter exists at a time, and the numbers are those of an unsharded model.
     """
-    from torch.distributed.tensor.experimental import implicit_replication
 
+    def __init__(self, model: nn.Module) -> None:
+        self.config = model.config  # type: ignore[attr-defined]
+        self._model = model
+
+    def named_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
+        from torch.distributed.tensor import DTensor, distribute_tensor
+
+        for name, param in self._model.named_parameters():
+            if not isinstance(param, DTensor):
+                yield name, param
+                continue
+            full = torch.empty(param.shape, dtype=param.dtype)
+            yield name, full  # init_weights fills it before asking for the next parameter
+            with torch.no_grad():
+                # src_data_rank=None: every rank holds the same full tensor, so each just keeps its slice.
+                local = distribute_tensor(
+                    full.to(param.device), param.device_mesh, param.placements, src_data_rank=None
+                ).to_local()
+                param.to_local().copy_(local)
+
+
+def materialize(model: nn.Module, device: torch.device, seed: int) -> None:
+    """Allocate a meta-device (possibly sharded) model on ``device`` and initialise it from ``seed``;
+    every world size starts from the same weights (see :mod:`lmforge.nn.init`)."""
     model.to_empty(device=device)
-    with implicit_replication():
-        init_weights(model, seed)  # type: ignore[arg-type]
+    init_weights(_FullParameterView(model), seed)  # type: ignore[arg-type]
 
 
 def parallelize(
