@@ -52,5 +52,5 @@ def test_validation_names_the_field_and_rule(make_config):
         ConfigError, match=r"^global_batch_size: must be divisible by microbatch_size \* world_size"
     ):
         validate_for_world(config, 4)
-    with pytest.raises(ConfigError, match="^strategy: single runs one process"):
+    with pytest.raises(ConfigError, match=r"^strategy: single runs one process"):
         validate_for_world(config, 2)
