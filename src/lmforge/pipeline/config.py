@@ -80,6 +80,9 @@ class EvalStageConfig:
     tasks: list[str] = dataclasses.field(default_factory=list)  # task names or task YAML files
     max_documents_per_source: int | None = 200
     batch_size: int = 8
+    # in-loop perplexity on each held-out source every N training steps (curves in the report); null: off
+    in_loop_interval: int | None = None
+    in_loop_max_batches: int = 4
     limit: int | None = None  # examples per task
 
     def validate(self) -> None:

@@ -24,8 +24,34 @@ from lmforge.pipeline.layout import RunLayout
 from lmforge.pipeline.runner import Stage
 
 
-def curated_documents(layout: RunLayout) -> str:
+STEP_FUNCTIONS = {
+    "tag": ("lmforge.curate.tag", "run_tag"),
+    "dedup": ("lmforge.curate.dedup", "run_dedup"),
+    "decontaminate": ("lmforge.curate.decontaminate", "run_decontaminate"),
+    "mix": ("lmforge.curate.mix", "run_mix"),
+}
+
+
+def mixed_root(layout: RunLayout) -> str:
     return os.path.join(layout.curated, "mixed")
+
+
+def curated_documents(layout: RunLayout) -> str:
+    """The mixer's output shards (its stats-<stream>.json files sit beside them and are not documents)."""
+    return os.path.join(mixed_root(layout), "*", "*.jsonl*")
+
+
+def run_steps(config: Any) -> dict[str, Any]:
+    """lmforge.curate's steps in the configured order, each with the shared execution settings."""
+    import importlib
+
+    results: dict[str, Any] = {}
+    for step in config.steps:
+        module, function = STEP_FUNCTIONS[step]
+        run = getattr(importlib.import_module(module), function)
+        print(f"[curate] {step}", flush=True)
+        results[step] = run(getattr(config, step), config.execution)
+    return results
 
 
 def _relative_name(path: str) -> str:
@@ -59,20 +85,27 @@ def link_inputs(inputs: list[str], target_root: str) -> list[str]:
     return linked
 
 
+def _in_run(paths: list[str] | str, layout: RunLayout) -> list[str]:
+    """Relative document paths in a recipe are relative to the run's copy: ``stdlib-code/*`` ->
+    ``run_dir/curated/documents/stdlib-code/*`` (so a stream can select sources)."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    root = os.path.join(layout.curated, "documents")
+    return [p if os.path.isabs(p) or "://" in p else os.path.join(root, p) for p in paths]
+
+
 def wired_recipe(recipe: dict[str, Any], documents: list[str], layout: RunLayout) -> dict[str, Any]:
     """The curation config with the pipeline's paths filled in (explicit values in the recipe win)."""
     out = copy.deepcopy(recipe)
     out.setdefault("steps", [s for s in ("tag", "dedup", "mix") if s in out] or ["mix"])
-    if "tag" in out:
-        out["tag"].setdefault("documents", documents)
-    if "dedup" in out:
-        out["dedup"].setdefault("documents", documents)
+    for step in ("tag", "dedup", "decontaminate"):
+        if isinstance(out.get(step), dict):
+            out[step]["documents"] = _in_run(out[step].get("documents") or documents, layout)
     mix = out.setdefault("mix", {})
     streams = mix.setdefault("streams", [{"name": "all"}])
     for stream in streams:
-        stream.setdefault("documents", documents)
+        stream["documents"] = _in_run(stream.get("documents") or documents, layout)
         output = stream.setdefault("output", {})
-        output.setdefault("path", os.path.join(curated_documents(layout), str(stream.get("name", "all"))))
+        output.setdefault("path", os.path.join(mixed_root(layout), str(stream.get("name", "all"))))
     return out
 
 
@@ -80,27 +113,27 @@ def curate_stage(cfg: PipelineConfig, layout: RunLayout, inputs: list[str]) -> S
     def run() -> dict[str, Any]:
         from lmforge.config import build_config
         from lmforge.curate.config import CurateConfig
-        from lmforge.curate.run import run_curate
 
         documents = link_inputs(inputs, layout.curated)
         recipe = wired_recipe(cfg.curate.recipe, documents, layout)
         config = build_config(CurateConfig, base=recipe)
         write_text(os.path.join(layout.curated, "curate_config.yaml"), dump_yaml(config))
-        results = run_curate(config)
-        return curate_summary(results)
+        return curate_summary(run_steps(config))
 
     return Stage(
         "curate", cfg.curate.recipe, inputs, [layout.curated], run, "tag, dedup and mix the documents"
     )
 
 
-def curate_summary(results: Any) -> dict[str, Any]:
-    """Per step: documents in / kept / filtered, from each step's stats."""
+def curate_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """Documents in and out of the mix (summed over streams), and what dedup marked."""
     summary: dict[str, Any] = {}
-    items = results.items() if isinstance(results, dict) else []
-    for step, stats in items:
-        total = (stats or {}).get("total") if isinstance(stats, dict) else None
-        if total:
-            summary[f"{step}_in"] = total.get("documents_in")
-            summary[f"{step}_kept"] = total.get("kept")
+    mix = results.get("mix") or {}
+    if mix:
+        summary["documents_in"] = sum(s["total"]["documents_in"] for s in mix.values())
+        summary["documents_out"] = sum(s.get("documents_out", 0) for s in mix.values())
+        summary["filtered"] = sum(s["total"]["filtered"] for s in mix.values())
+    dedup = results.get("dedup") or {}
+    for reason, count in ((dedup.get("total") or {}).get("modified") or {}).items():
+        summary[f"dedup_{reason}"] = count
     return summary

@@ -15,6 +15,7 @@ downstream stages to run again.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import os
@@ -58,7 +59,7 @@ def _walk(path: str) -> list[str]:
 
 
 def fingerprint(paths: Iterable[str], full_hash_bytes: int = FULL_HASH_BYTES) -> dict[str, Any]:
-    """``{"sha256": combined, "files": n, "bytes": total, "missing": [...]}`` for files and folders.
+    """``{"sha256": combined, "files": n, "bytes": total, "missing": [...]}`` for files, folders and globs.
 
     The combined hash covers every file's path (relative to the argument it was found under), size and
     digest, so renaming, adding or removing a file changes it too. Remote (``s3://``) paths are recorded by
@@ -73,11 +74,17 @@ def fingerprint(paths: Iterable[str], full_hash_bytes: int = FULL_HASH_BYTES) ->
         if "://" in path:
             combined.update(b"remote")
             continue
-        if not os.path.exists(path):
+        if glob.has_magic(path):
+            matches = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
+            if not matches:
+                missing.append(path)
+            found = [(m, os.path.relpath(m, os.path.dirname(path.split("*")[0]) or ".")) for m in matches]
+        elif not os.path.exists(path):
             missing.append(path)
             continue
-        for file in _walk(path):
-            rel = os.path.relpath(file, path) if file != path else os.path.basename(path)
+        else:
+            found = [(f, os.path.relpath(f, path) if f != path else os.path.basename(path)) for f in _walk(path)]
+        for file, rel in found:
             size = os.path.getsize(file)
             combined.update(f"{rel}\0{size}\0{_file_digest(file, full_hash_bytes)}\n".encode())
             files += 1

@@ -104,20 +104,27 @@ def tokenizer_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
 
 
 def tokenize_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
+    """Training documents -> ``tokens/train``; each held-out source -> ``tokens/eval/<source>`` (for the
+    trainer's in-loop perplexity curves)."""
     docs = training_documents(cfg, layout)
+    held_out = eval_documents(cfg, layout)
     tokenizer = tokenizer_file(cfg, layout)
 
     def run() -> dict[str, Any]:
         from lmforge.tokenize.run import tokenize_documents
 
-        manifest = tokenize_documents(
-            docs,
-            tokenizer,
-            layout.tokens,
-            processes=cfg.tokenize.processes,
-            dtype=cfg.tokenize.dtype,
-            on_error=cfg.tokenize.on_error,
-        )
+        def tokenize(inputs: list[str], output: str) -> dict[str, Any]:
+            return tokenize_documents(
+                inputs,
+                tokenizer,
+                output,
+                processes=cfg.tokenize.processes,
+                dtype=cfg.tokenize.dtype,
+                on_error=cfg.tokenize.on_error,
+            )
+
+        manifest = tokenize(docs, layout.tokens)
+        eval_tokens = {s: tokenize(paths, layout.eval_tokens(s))["totals"]["tokens"] for s, paths in held_out.items()}
         totals = manifest["totals"]
         return {
             "documents": totals["tokenized"],
@@ -126,16 +133,12 @@ def tokenize_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
             "empty": totals["empty"],
             "token_files": totals["token_files"],
             "sources": {s: c["tokens"] for s, c in manifest["sources"].items()},
+            "eval_tokens": eval_tokens,
         }
 
-    return Stage(
-        "tokenize",
-        to_dict(cfg.tokenize),
-        [*docs, tokenizer],
-        [layout.tokens],
-        run,
-        "documents -> token files",
-    )
+    inputs = [*docs, *[p for paths in held_out.values() for p in paths], tokenizer]
+    outputs = [layout.tokens] + ([layout.eval_tokens_root] if held_out else [])
+    return Stage("tokenize", to_dict(cfg.tokenize), inputs, outputs, run, "documents -> token files")
 
 
 def build_stages(cfg: PipelineConfig, layout: RunLayout) -> list[Stage]:

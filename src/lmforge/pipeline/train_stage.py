@@ -48,6 +48,16 @@ def wired_train_section(cfg: PipelineConfig, layout: RunLayout, tokenizer: str) 
     }
     section = merge(cfg.train, owned)
     section["model"] = merge(cfg.train.get("model", {"preset": "tiny"}), model)
+    if cfg.eval.in_loop_interval and "evaluators" not in cfg.train:
+        from lmforge.pipeline.stages import eval_documents
+
+        sources = sorted(eval_documents(cfg, layout))
+        section["evaluators"] = [
+            {"name": source, "kind": "ppl_tokens", "paths": [os.path.join(layout.eval_tokens(source), "*.npy")],
+             "max_batches": cfg.eval.in_loop_max_batches}
+            for source in sources
+        ]  # fmt: skip
+        section.setdefault("eval_interval", cfg.eval.in_loop_interval)
     return section
 
 

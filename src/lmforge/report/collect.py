@@ -118,7 +118,7 @@ def _find_metrics(layout: RunLayout) -> str | None:
 def _curation_stats(layout: RunLayout) -> list[dict[str, Any]]:
     """Every ``stats.json`` the curation stage left, with its path relative to the curation folder."""
     found = []
-    for path in sorted(glob.glob(os.path.join(layout.curated, "**", "stats.json"), recursive=True)):
+    for path in sorted(glob.glob(os.path.join(layout.curated, "**", "stats*.json"), recursive=True)):
         data = _read_json(path)
         if data is not None:
             found.append({"path": os.path.relpath(path, layout.curated), "stats": data})
