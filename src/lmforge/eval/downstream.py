@@ -84,16 +84,20 @@ def prepare_task(
     data_dir: str | None = None,
     limit: int | None = None,
     num_fewshot: int | None = None,
+    all_rows: list[dict[str, Any]] | None = None,
 ) -> PreparedTask:
+    """``all_rows``: the evaluation split, already loaded (else it is read here)."""
     k = spec.num_fewshot if num_fewshot is None else num_fewshot
-    rows = _limit_rows(spec, load_examples(spec.dataset, spec.name, data_dir), limit)
+    if all_rows is None:
+        all_rows = load_examples(spec.dataset, spec.name, data_dir)
+    rows = _limit_rows(spec, all_rows, limit)
     pool, pool_is_eval = (
         (rows, True) if k == 0 else load_fewshot_pool(spec.dataset, spec.name, data_dir, rows)
     )
     if (
         pool_is_eval and k > 0
     ):  # sample from the whole split, as lm-eval does, not only the first `limit` rows
-        pool = load_examples(spec.dataset, spec.name, data_dir)
+        pool = all_rows
     examples = render_examples(spec, rows, k, pool, pool_is_eval)
     pairs: list[tuple[str, str]] = []
     for ex in examples:
