@@ -55,6 +55,25 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]
     return {"wall_s": wall, "cpu_s": result["cpu_s"], "max_rss_mb": result["max_rss_mb"]}
 
 
+_SPLIT = """
+import json, resource, sys
+from lmforge.tokenize.run import tokenize_documents
+tokenize_documents(sys.argv[1], sys.argv[2], sys.argv[3], processes=int(sys.argv[4]), eos_id=int(sys.argv[5]),
+                   dtype="uint16", strip_whitespace=True, progress=False)
+own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps([own.ru_utime + own.ru_stime, workers.ru_utime + workers.ru_stime]))
+"""
+
+
+def split_cpu(pattern: str, out: str, processes: int) -> tuple[float, float]:
+    """CPU seconds of lmforge's reader/writer process and of its encoding workers (the serial fraction
+    bounds the speed-up from more processes, whatever the load of the box)."""
+    cmd = [sys.executable, "-c", _SPLIT, pattern, TOKENIZER, out, str(processes), str(EOS)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    main_s, workers_s = json.loads(proc.stdout.strip().splitlines()[-1])
+    return main_s, workers_s
+
+
 def lmforge_cmd(pattern: str, out: str, processes: int) -> list[str]:
     return [
         LMFORGE, "tokenize", "--input", pattern, "--tokenizer", TOKENIZER, "--eos-id", str(EOS),
@@ -175,8 +194,21 @@ def main() -> int:
             print(
                 f"lmforge wall speed-up P={p0} -> P={p1}: x{speedup:.2f} (ideal x{p1 / p0:.0f} on an idle box)"
             )
+        big = (
+            scaled_corpus(args.corpus, args.scale, os.path.join(work, "scaled"))
+            if args.scale > 1
+            else pattern
+        )
+        for processes in args.processes:
+            if processes > 1:
+                main_s, workers_s = split_cpu(big, os.path.join(work, f"split{processes}"), processes)
+                serial = main_s / (main_s + workers_s)
+                print(
+                    f"P={processes} on {args.scale}x the corpus: reader/writer process {main_s:.2f} CPU-s, "
+                    f"encoding workers {workers_s:.2f} CPU-s: serial fraction {serial:.1%}, "
+                    f"so at most x{1 / serial:.0f} from more processes"
+                )
         if args.scale > 1:
-            big = scaled_corpus(args.corpus, args.scale, os.path.join(work, "scaled"))
             p = max(args.processes)
             small = timed(lmforge_cmd(pattern, os.path.join(work, "mem1"), p))
             large = timed(lmforge_cmd(big, os.path.join(work, "memN"), p))
