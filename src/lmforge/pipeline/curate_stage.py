@@ -23,7 +23,6 @@ from lmforge.pipeline.config import PipelineConfig
 from lmforge.pipeline.layout import RunLayout
 from lmforge.pipeline.runner import Stage
 
-
 STEP_FUNCTIONS = {
     "tag": ("lmforge.curate.tag", "run_tag"),
     "dedup": ("lmforge.curate.dedup", "run_dedup"),

@@ -83,7 +83,9 @@ def fingerprint(paths: Iterable[str], full_hash_bytes: int = FULL_HASH_BYTES) ->
             missing.append(path)
             continue
         else:
-            found = [(f, os.path.relpath(f, path) if f != path else os.path.basename(path)) for f in _walk(path)]
+            found = [
+                (f, os.path.relpath(f, path) if f != path else os.path.basename(path)) for f in _walk(path)
+            ]
         for file, rel in found:
             size = os.path.getsize(file)
             combined.update(f"{rel}\0{size}\0{_file_digest(file, full_hash_bytes)}\n".encode())

@@ -124,7 +124,9 @@ def tokenize_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
             )
 
         manifest = tokenize(docs, layout.tokens)
-        eval_tokens = {s: tokenize(paths, layout.eval_tokens(s))["totals"]["tokens"] for s, paths in held_out.items()}
+        eval_tokens = {
+            s: tokenize(paths, layout.eval_tokens(s))["totals"]["tokens"] for s, paths in held_out.items()
+        }
         totals = manifest["totals"]
         return {
             "documents": totals["tokenized"],

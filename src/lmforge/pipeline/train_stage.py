@@ -94,7 +94,8 @@ def probe_seconds_per_step(train_config: Any, probe_steps: int) -> float:
 
     def step() -> None:
         for _ in range(accum):
-            logits = model(batch[:, :-1])
+            out = model(batch[:, :-1])
+            logits = getattr(out, "logits", out)
             loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
             (loss / accum).backward()
         optimizer.step()

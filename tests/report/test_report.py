@@ -1,0 +1,133 @@
+"""The run report and model card from a synthetic run folder (no training needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from lmforge.cli import main as lmforge_main
+from lmforge.report.collect import collect, compute_summary, read_metrics
+from lmforge.report.document import Code, Heading, Paragraph, Table, fmt, to_html, to_markdown
+
+
+def _write(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(obj if isinstance(obj, str) else json.dumps(obj))
+
+
+def _fake_run(root) -> str:
+    run = str(root / "run")
+    rows = [
+        {
+            "step": s,
+            "loss": 8.0 - 0.1 * s,
+            "lr": 1e-3,
+            "tokens_seen": 512 * s,
+            "tokens_per_s": 1000.0 + s,
+            "mfu": 0.02,
+        }
+        for s in range(1, 21)
+    ]
+    rows[9]["eval/stdlib-code/loss"] = 7.2
+    rows[19]["eval/stdlib-code/loss"] = 6.1
+    metrics = "".join(json.dumps(r) + "\n" for r in rows) + '{"step": 21, "loss": 1.'  # torn last line
+    _write(f"{run}/train/metrics.jsonl", metrics)
+    _write(f"{run}/pipeline_config.yaml", "run_dir: run\nname: demo-run\ntrain: {max_steps: 20}\n")
+    _write(
+        f"{run}/pipeline_manifest.json",
+        {"stages": {
+            "corpus": {"status": "done", "seconds": 1.5, "attempts": 1, "summary": {"documents": 10}},
+            "train": {"status": "done", "seconds": 60.0, "attempts": 2, "summary": {"parameters": 123456}},
+        }},
+    )  # fmt: skip
+    _write(
+        f"{run}/corpus/stats.json",
+        {"python": "3.11.7", "eval_fraction": 0.05, "documents": {"stdlib-code": 9}, "eval_documents": {"stdlib-code": 1},
+         "bytes": {"stdlib-code": 2_000_000}},
+    )  # fmt: skip
+    counts = {"documents_in": 10, "kept": 8, "filtered": 2, "rejected": 0, "filtered_by": {"exclude: short": 2},
+              "modified": {"spans_replaced": 3}}  # fmt: skip
+    _write(
+        f"{run}/curated/mixed/code/stats-code.json",
+        {
+            "step": "mix",
+            "stream": "code",
+            "total": counts,
+            "by_source": {"stdlib-code": counts},
+            "reconciles": True,
+        },
+    )
+    _write(
+        f"{run}/eval/results.json",
+        {"perplexity": {"stdlib-code": {"loss": 4.0, "perplexity": 54.6, "tokens": 1000},
+                        "all": {"loss": 4.0, "perplexity": 54.6, "tokens": 1000}},
+         "unigram_entropy": {"stdlib-code": 5.5, "all": 5.5},
+         "tasks": {"stdlib_docstrings": {"acc": 0.4, "acc_norm": 0.45, "num_examples": 20}}},
+    )  # fmt: skip
+    _write(
+        f"{run}/samples.json", [{"prompt": "def ", "completion": "f(x):\n    return x", "settings": "greedy"}]
+    )
+    _write(
+        f"{run}/hf/config.json",
+        {"architectures": ["OlmoForCausalLM"], "model_type": "olmo", "num_hidden_layers": 2, "hidden_size": 128,
+         "num_attention_heads": 4, "intermediate_size": 384, "vocab_size": 4096, "max_position_embeddings": 512},
+    )  # fmt: skip
+    return run
+
+
+def test_metrics_reader_skips_a_torn_last_line_and_summarises(tmp_path):
+    run = _fake_run(tmp_path)
+    rows = read_metrics(f"{run}/train/metrics.jsonl")
+    assert len(rows) == 20
+    summary = compute_summary(rows)
+    assert summary["steps"] == 20 and summary["tokens"] == 512 * 20
+    assert abs(summary["final_loss"] - 6.0) < 1e-9 and abs(summary["first_loss"] - 7.9) < 1e-9
+    assert abs(summary["tokens_per_second"] - sum(1000.0 + s for s in range(11, 21)) / 10) < 1e-9
+
+
+def test_report_command_writes_markdown_html_figures_and_model_card(tmp_path):
+    run = _fake_run(tmp_path)
+    assert lmforge_main(["report", run]) == 0
+    md = open(f"{run}/report/report.md").read()
+    for expected in (
+        "# Run report: demo-run",
+        "held-out loss **4** nats/token (unigram entropy 5.5)",
+        "| stdlib-code | 10 | 8 | 2 | 0 | 80.0% | spans_replaced: 3, exclude: short: 2 |",
+        "| stdlib_docstrings | acc | 0.4 |",
+        "![training loss and learning rate](loss.png)",
+        "![in-loop evaluation](eval.png)",
+        "| parameters | 123,456 |",
+        "f(x):",
+    ):
+        assert expected in md, expected
+    for figure in ("loss.png", "eval.png", "throughput.png", "perplexity.png"):
+        with open(f"{run}/report/{figure}", "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    html = open(f"{run}/report/report.html").read()
+    assert html.count("data:image/png;base64,") == 4 and "<table>" in html and "<script" not in html
+    card = open(f"{run}/hf/README.md").read()
+    assert card.startswith("---\nlicense: apache-2.0\nlibrary_name: transformers")
+    for expected in ("## Data provenance", "## Code", "## Training settings", "## Evaluation", "OlmoForCausalLM",
+                     "AutoModelForCausalLM.from_pretrained", "stdlib-code"):  # fmt: skip
+        assert expected in card, expected
+
+
+def test_documents_escape_html_and_markdown_tables():
+    blocks = [
+        Heading("Title <script>"),
+        Paragraph("a **bold** word"),
+        Table(["k", "v"], [["a|b", 1234567], ["x", 0.000012]]),
+        Code("<b>not bold</b>"),
+    ]
+    html = to_html(blocks, "t")
+    assert "<script>" not in html.replace("<script", "", 0) or "&lt;script&gt;" in html
+    assert "&lt;script&gt;" in html and "<b>bold</b>" in html and "&lt;b&gt;not bold&lt;/b&gt;" in html
+    md = to_markdown(blocks)
+    assert "| a\\|b | 1,234,567 |" in md and "1.2e-05" in md
+    assert fmt(None) == "-" and fmt(True) == "yes" and fmt(2.5) == "2.5"
+
+
+def test_collect_tolerates_an_empty_run(tmp_path):
+    data = collect(str(tmp_path))
+    assert data["metrics"] == [] and data["eval"] == {} and data["hf_dir"] is None
