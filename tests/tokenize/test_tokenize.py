@@ -291,3 +291,25 @@ def test_strip_whitespace_tokenizes_the_stripped_text(tmp_path, tokenizer_path):
         texts = [d["text"].strip() if strip else d["text"] for d in docs]
         expected = [t for text in texts for t in [*tok.encode(text).ids, 0]]
         assert np.fromfile(out / "part-00000-000.npy", dtype=np.uint16).tolist() == expected
+
+
+def test_rerun_with_skip_after_a_failure_keeps_finished_inputs(tmp_path, corpus, tokenizer_path, monkeypatch):
+    bad = tmp_path / "documents" / "zzz" / "bad.jsonl"
+    bad.parent.mkdir()
+    bad.write_bytes(b'{"id": "1", "text": "fine"}\n{oops}\n')
+    paths = [*corpus, str(bad)]
+    out = str(tmp_path / "o")
+    with pytest.raises(InputError, match=r"bad\.jsonl:2"):
+        tokenize_documents(paths, tokenizer_path, out, progress=False)
+    import lmforge.tokenize.encode as enc
+
+    encoded = []
+    original = enc.Encoder.encode
+    monkeypatch.setattr(enc.Encoder, "encode", lambda self, b: encoded.append(b.path) or original(self, b))
+    manifest = tokenize_documents(paths, tokenizer_path, out, on_error="skip", processes=1, progress=False)
+    assert set(encoded) == {str(bad)}  # the good inputs finished by the failed run are kept
+    assert manifest["totals"]["rejected"] == 1 and manifest["on_error"] == "skip"
+    encoded.clear()
+    with pytest.raises(InputError, match=r"bad\.jsonl:2"):  # fail never accepts a result with rejects
+        tokenize_documents(paths, tokenizer_path, out, progress=False)
+    assert set(encoded) == {str(bad)}

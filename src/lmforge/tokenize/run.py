@@ -251,11 +251,12 @@ def tokenize_documents(
         "dtype": token_dtype,
         "eos_token_id": eos,
         "max_tokens_per_file": max_tokens_per_file,
-        "on_error": on_error,
         "strip_whitespace": strip_whitespace,
-        "batch_bytes": batch_bytes,
     }
+    # What decides the bytes of the output; batch size and process count do not, and on_error is checked
+    # per input (an input finished without rejects is valid under both policies).
     fingerprint = _settings_fingerprint(settings)
+    settings["on_error"] = on_error
     makedirs(output)
     makedirs(join(output, PROGRESS_DIR))
     _remove_stale_temporaries(output)
@@ -265,7 +266,7 @@ def tokenize_documents(
     todo = []
     for index, (path, size) in enumerate(zip(paths, sizes)):
         done = _finished_result(output, index, path, size, fingerprint)
-        if done is not None:
+        if done is not None and not (on_error == "fail" and done["rejected"]):
             results[index] = done
         else:
             todo.append(index)
