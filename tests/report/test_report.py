@@ -16,6 +16,11 @@ def _write(path, obj):
         f.write(obj if isinstance(obj, str) else json.dumps(obj))
 
 
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def _fake_run(root) -> str:
     run = str(root / "run")
     rows = [
@@ -89,7 +94,7 @@ def test_metrics_reader_skips_a_torn_last_line_and_summarises(tmp_path):
 def test_report_command_writes_markdown_html_figures_and_model_card(tmp_path):
     run = _fake_run(tmp_path)
     assert lmforge_main(["report", run]) == 0
-    md = open(f"{run}/report/report.md").read()
+    md = _read(f"{run}/report/report.md")
     for expected in (
         "# Run report: demo-run",
         "held-out loss **4** nats/token (unigram entropy 5.5)",
@@ -104,9 +109,9 @@ def test_report_command_writes_markdown_html_figures_and_model_card(tmp_path):
     for figure in ("loss.png", "eval.png", "throughput.png", "perplexity.png"):
         with open(f"{run}/report/{figure}", "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    html = open(f"{run}/report/report.html").read()
+    html = _read(f"{run}/report/report.html")
     assert html.count("data:image/png;base64,") == 4 and "<table>" in html and "<script" not in html
-    card = open(f"{run}/hf/README.md").read()
+    card = _read(f"{run}/hf/README.md")
     assert card.startswith("---\nlicense: apache-2.0\nlibrary_name: transformers")
     for expected in ("## Data provenance", "## Code", "## Training settings", "## Evaluation", "OlmoForCausalLM",
                      "AutoModelForCausalLM.from_pretrained", "stdlib-code"):  # fmt: skip
@@ -121,7 +126,6 @@ def test_documents_escape_html_and_markdown_tables():
         Code("<b>not bold</b>"),
     ]
     html = to_html(blocks, "t")
-    assert "<script>" not in html.replace("<script", "", 0) or "&lt;script&gt;" in html
     assert "&lt;script&gt;" in html and "<b>bold</b>" in html and "&lt;b&gt;not bold&lt;/b&gt;" in html
     md = to_markdown(blocks)
     assert "| a\\|b | 1,234,567 |" in md and "1.2e-05" in md
