@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 
 
@@ -62,10 +63,25 @@ def tokenize_main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(list(argv))
+    try:
+        manifest = _tokenize(args)
+    except ValueError as err:  # bad options (dtype too small, EOS outside the vocabulary) or bad input
+        print(f"lmforge tokenize: error: {err}", file=sys.stderr)
+        return 2
+    totals = manifest["totals"]
+    print(
+        f"{totals['tokenized']} documents -> {totals['tokens']} tokens ({manifest['dtype']}, eos "
+        f"{manifest['eos_token_id']}) in {totals['token_files']} files under {args.output}; "
+        f"in {totals['documents_in']} = tokenized {totals['tokenized']} + empty {totals['empty']} "
+        f"+ rejected {totals['rejected']}"
+    )
+    return 0
 
+
+def _tokenize(args: argparse.Namespace) -> dict:
     from lmforge.tokenize.run import tokenize_documents
 
-    manifest = tokenize_documents(
+    return tokenize_documents(
         args.input,
         args.tokenizer,
         args.output,
@@ -77,11 +93,3 @@ def tokenize_main(argv: Sequence[str]) -> int:
         strip_whitespace=args.strip_whitespace,
         progress=not args.no_progress,
     )
-    totals = manifest["totals"]
-    print(
-        f"{totals['tokenized']} documents -> {totals['tokens']} tokens ({manifest['dtype']}, eos "
-        f"{manifest['eos_token_id']}) in {totals['token_files']} files under {args.output}; "
-        f"in {totals['documents_in']} = tokenized {totals['tokenized']} + empty {totals['empty']} "
-        f"+ rejected {totals['rejected']}"
-    )
-    return 0
