@@ -105,3 +105,15 @@ def test_heavy_hitters_keep_every_frequent_item():
     assert set(heavy.tolist()) <= set(hitters.hashes.tolist())
     estimates = sketch.estimate(heavy)
     assert (estimates >= 3000).all()  # a count-min sketch never underestimates
+
+
+def test_fast_word_split_equals_the_regex():
+    import random
+
+    from lmforge.analyze.hashing import normalized_word_bytes
+
+    rng = random.Random(0)
+    alphabet = [*"aZ09_ .,;:'\"-()[]{}<>/\\\t\n!?@#$%^&*+=|~`", "é", "ß", "İ", "—", "“", "\u00a0", "日本"]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert normalized_word_bytes(text) == [w.encode() for w in normalized_words(text)], repr(text)

@@ -54,3 +54,14 @@ def test_count_pii_equals_find_pii_on_random_texts():
     for _ in range(3000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
         assert count_pii(text) == reference(text), repr(text)
+
+
+def test_batch_equals_one_by_one():
+    from lmforge.analyze.pii import count_pii_batch
+
+    rng = random.Random(1)
+    alphabet = [*"ab .@\n0123456789", "٣", "x@y.com ", " 555 123 4567", " 10.0.0.1"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(500)]
+    texts += CASES
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    assert count_pii_batch(texts, encoded) == [reference(t) for t in texts]

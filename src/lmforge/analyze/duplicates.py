@@ -31,30 +31,34 @@ MAX_MATRIX_SOURCES = 64  # the source-pair matrix uses a 64-bit mask of sources 
 
 
 class DuplicateRecorder:
-    """Collects records for one shard in compact arrays (8 + 2 + 4 + 4 bytes per item)."""
+    """Collects one shard's records compactly: hash and size per item, source and line once per document."""
 
     def __init__(self) -> None:
         self.hashes = array("Q")
-        self.sources = array("H")
-        self.lines = array("I")
         self.sizes = array("I")
+        self.counts = array("I")  # items per document
+        self.sources = array("H")  # per document
+        self.lines = array("I")  # per document
 
-    def add(self, hashes: list[int], source: int, line: int, sizes: list[int]) -> None:
+    def add(self, hashes: list[int], sizes: list[int], source: int, line: int) -> None:
         self.hashes.extend(hashes)
-        self.sources.extend([source] * len(hashes))
-        self.lines.extend([line] * len(hashes))
-        self.sizes.extend(min(s, 0xFFFFFFFF) for s in sizes)
+        self.sizes.extend(sizes)
+        self.counts.append(len(hashes))
+        self.sources.append(source)
+        self.lines.append(line)
 
     def __len__(self) -> int:
         return len(self.hashes)
 
     def write(self, path: str, partitions: int) -> list[int]:
         """Write the records sorted by hash to ``path``; return the ``partitions + 1`` partition offsets."""
+        counts = np.frombuffer(self.counts, dtype=np.uint32) if self.counts else np.zeros(0, np.uint32)
         records = np.empty(len(self.hashes), dtype=RECORD)
-        records["hash"] = np.frombuffer(self.hashes, dtype=np.uint64)
-        records["source"] = np.frombuffer(self.sources, dtype=np.uint16)
-        records["line"] = np.frombuffer(self.lines, dtype=np.uint32)
-        records["nbytes"] = np.frombuffer(self.sizes, dtype=np.uint32)
+        records["hash"] = np.frombuffer(self.hashes, dtype=np.uint64) if self.hashes else 0
+        records["nbytes"] = np.frombuffer(self.sizes, dtype=np.uint32) if self.sizes else 0
+        if len(self.counts):
+            records["source"] = np.repeat(np.frombuffer(self.sources, dtype=np.uint16), counts)
+            records["line"] = np.repeat(np.frombuffer(self.lines, dtype=np.uint32), counts)
         records = records[np.argsort(records["hash"], kind="stable")]
         buffer = io.BytesIO()
         np.save(buffer, records, allow_pickle=False)

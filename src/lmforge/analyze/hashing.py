@@ -30,14 +30,35 @@ _SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
 text_hash = xxhash.xxh3_64_intdigest  # bytes -> int; for documents and paragraphs
 
 
+# bytes.translate table for ASCII texts: every byte outside [0-9A-Za-z_] becomes a space, so
+# ``lower().translate(...).split()`` gives exactly the ``\w+`` runs of an ASCII text, 3x faster than a regex
+_ASCII_NON_WORD_TO_SPACE = bytes(
+    c if chr(c).isalnum() or c == ord("_") else ord(" ") for c in range(128)
+) + bytes(range(128, 256))
+
+
 def normalized_words(text: str) -> list[str]:
     """Lower-cased ``\\w+`` runs: the word sequence n-grams and contamination are computed over."""
     return _WORD.findall(text.lower())
 
 
-def word_hashes(words: Sequence[str]) -> np.ndarray:
+def normalized_word_bytes(text: str, encoded: bytes | None = None) -> list[bytes]:
+    """:func:`normalized_words` as UTF-8 bytes (what gets hashed), with a fast path for ASCII texts."""
+    if text.isascii():
+        return (
+            (encoded if encoded is not None else text.encode())
+            .lower()
+            .translate(_ASCII_NON_WORD_TO_SPACE)
+            .split()
+        )
+    return list(map(str.encode, _WORD.findall(text.lower())))
+
+
+def word_hashes(words: Sequence[str] | Sequence[bytes]) -> np.ndarray:
     """xxh3-64 of each word's UTF-8 bytes, as a uint64 array (one C-level pass, no Python loop)."""
-    return np.fromiter(map(text_hash, map(str.encode, words)), dtype=np.uint64, count=len(words))
+    if words and isinstance(words[0], str):
+        words = list(map(str.encode, words))  # type: ignore[arg-type]
+    return np.fromiter(map(text_hash, words), dtype=np.uint64, count=len(words))
 
 
 def _finalise(x: np.ndarray) -> np.ndarray:

@@ -43,12 +43,15 @@ class CountMinSketch:
         with np.errstate(over="ignore"):
             return [((hashes * seed) >> self._shift).astype(np.int64) for seed in self._seeds]
 
-    def add(self, hashes: np.ndarray) -> None:
+    def add(self, hashes: np.ndarray, counts: np.ndarray | None = None) -> None:
+        """Count each hash once (or ``counts[i]`` times; hashes should then be distinct)."""
         if hashes.size == 0:
             return
-        width = self.table.shape[1]
+        if counts is None:
+            hashes, counts = np.unique(hashes, return_counts=True)
+        counts = counts.astype(np.uint32)
         for row, index in enumerate(self._rows(hashes)):
-            self.table[row] += np.bincount(index, minlength=width).astype(np.uint32)
+            np.add.at(self.table[row], index, counts)  # distinct hashes can share a counter: add.at, not +=
 
     def estimate(self, hashes: np.ndarray) -> np.ndarray:
         if hashes.size == 0:
@@ -73,12 +76,18 @@ class HeavyHitters:
         """Add a batch of n-gram hashes to the sketch and refresh the candidates."""
         if batch.size == 0:
             return
-        self.sketch.add(batch)
+        distinct, counts = np.unique(batch, return_counts=True)
+        self.sketch.add(distinct, counts)
+        estimates = self.sketch.estimate(distinct)
         if len(self.hashes) >= self.capacity:
             # only hashes that could displace the weakest candidate need a closer look
-            threshold = int(self.estimates.min())
-            batch = batch[self.sketch.estimate(batch) > threshold]
-        merged = np.union1d(self.hashes, batch)
+            keep = estimates > int(self.estimates.min())
+            distinct, estimates = distinct[keep], estimates[keep]
+        if len(distinct) > self.capacity:
+            # the union's top `capacity` lies within the old candidates and the batch's own top `capacity`
+            top = np.argpartition(-estimates, self.capacity - 1)[: self.capacity]
+            distinct = distinct[top]
+        merged = np.union1d(self.hashes, distinct)
         estimates = self.sketch.estimate(merged)
         if len(merged) > self.capacity:
             keep = np.argpartition(-estimates, self.capacity - 1)[: self.capacity]
@@ -113,7 +122,7 @@ class ExactCounter:
         self.counts = np.zeros(len(candidates), dtype=np.int64)
         self.texts: dict[int, str] = {}
 
-    def update(self, batch: np.ndarray, starts: np.ndarray, words: list[str], n: int) -> None:
+    def update(self, batch: np.ndarray, starts: np.ndarray, words: list[bytes], n: int) -> None:
         if batch.size == 0 or self.candidates.size == 0:
             return
         slot = np.searchsorted(self.candidates, batch)
@@ -128,4 +137,4 @@ class ExactCounter:
             key = int(self.candidates[i])
             if key not in self.texts:
                 start = int(hit_starts[j])
-                self.texts[key] = " ".join(words[start : start + n])
+                self.texts[key] = b" ".join(words[start : start + n]).decode("utf-8", "surrogatepass")

@@ -16,10 +16,10 @@ import numpy as np
 
 from lmforge.analyze.contamination import ContaminationScanner, DocRef
 from lmforge.analyze.duplicates import DuplicateRecorder, Spill
-from lmforge.analyze.hashing import ngram_hashes, normalized_words, text_hash, word_hashes
+from lmforge.analyze.hashing import ngram_hashes, normalized_word_bytes, text_hash, word_hashes
 from lmforge.analyze.ngrams import CountMinSketch, ExactCounter, HeavyHitters
 from lmforge.analyze.options import AnalyzeOptions
-from lmforge.analyze.pii import count_pii
+from lmforge.analyze.pii import PII_KINDS, count_pii_batch
 from lmforge.analyze.stats import SourceStats, default_source
 from lmforge.documents import ReadStats, read_documents
 from lmforge.io import join, open_file
@@ -86,17 +86,21 @@ class _Batch:
     """Documents waiting for the vectorised steps (tokens, n-grams, contamination)."""
 
     def __init__(self) -> None:
-        self.words: list[str] = []
+        self.words: list[bytes] = []
         self.word_counts: list[int] = []
         self.refs: list[DocRef] = []
         self.texts: list[str] = []
         self.stats: list[SourceStats] = []
         self.chars = 0
+        self.pii_texts: list[str] = []
+        self.pii_encoded: list[bytes] = []
+        self.pii_stats: list[SourceStats] = []
 
     def full(self, options: AnalyzeOptions) -> bool:
         return (
             len(self.words) >= options.batch_words
             or len(self.refs) >= MAX_BATCH_DOCUMENTS
+            or len(self.pii_texts) >= MAX_BATCH_DOCUMENTS
             or self.chars >= MAX_BATCH_CHARS
         )
 
@@ -147,6 +151,11 @@ def scan_shard(task: ShardTask) -> ShardResult:
 
     def flush() -> None:
         nonlocal batch
+        for stats, counts in zip(batch.pii_stats, count_pii_batch(batch.pii_texts, batch.pii_encoded)):
+            for kind, found in zip(PII_KINDS, counts):
+                if found:
+                    stats.pii_matches[kind] += found
+                    stats.pii_documents[kind] += 1
         if tokenizer is not None and batch.texts:
             encodings = tokenizer.encode_batch_fast(batch.texts, add_special_tokens=False)
             for stats, ref, encoding in zip(batch.stats, batch.refs, encodings):
@@ -177,24 +186,18 @@ def scan_shard(task: ShardTask) -> ShardResult:
         pending.add(source, "words", n_words)
         if n_words == 0:
             stats.empty_documents += 1
+        # paragraphs: lines with a non-whitespace byte, hashed as UTF-8 bytes (no per-line str.encode)
+        lines = [line for line in encoded.split(b"\n") if line and not line.isspace()]
+        stats.paragraphs += len(lines)
         if options.duplicates:
-            lines = [line for line in text.split("\n") if line and not line.isspace()]
-            encoded_lines = [line.encode("utf-8", "surrogatepass") for line in lines]
-            stats.paragraphs += len(lines)
-            documents.add([text_hash(encoded)], local_sources[source], line_no, [len(encoded)])
-            paragraphs.add(
-                [text_hash(e) for e in encoded_lines],
-                local_sources[source],
-                line_no,
-                [len(e) for e in encoded_lines],
-            )
-        else:
-            stats.paragraphs += sum(1 for line in text.split("\n") if line and not line.isspace())
+            source_id = local_sources[source]
+            documents.add([text_hash(encoded)], [min(len(encoded), 0xFFFFFFFF)], source_id, line_no)
+            paragraphs.add(list(map(text_hash, lines)), list(map(len, lines)), source_id, line_no)
         if options.pii:
-            for kind, found in zip(("email", "phone", "ip"), count_pii(text, encoded)):
-                if found:
-                    stats.pii_matches[kind] += found
-                    stats.pii_documents[kind] += 1
+            batch.pii_texts.append(text)
+            batch.pii_encoded.append(encoded)
+            batch.pii_stats.append(stats)
+            batch.chars += len(text)
         if options.languages:
             sample = text if options.language_max_chars is None else text[: options.language_max_chars]
             language, _ = detect_language(sample)
@@ -213,13 +216,13 @@ def scan_shard(task: ShardTask) -> ShardResult:
             if tokenizer is not None:
                 batch.texts.append(text)
             if sizes:
-                words = normalized_words(text)
+                words = normalized_word_bytes(text, encoded)
                 batch.words += words
                 batch.word_counts.append(len(words))
                 for n in heavy:
                     stats.ngram_totals[n] += max(0, len(words) - n + 1)
-            if batch.full(options):
-                flush()
+        if batch.full(options):
+            flush()
     flush()
     pending.flush(sources)
 
@@ -266,7 +269,7 @@ def recount_shard(task: ShardTask) -> RecountResult:
     assert task.candidates_path is not None
     candidates = _load_array(task.candidates_path)
     counters = {n: ExactCounter(candidates[f"n{n}"]) for n in options.ngram_sizes}
-    words: list[str] = []
+    words: list[bytes] = []
     counts: list[int] = []
 
     def flush() -> None:
@@ -281,7 +284,7 @@ def recount_shard(task: ShardTask) -> RecountResult:
         counts.clear()
 
     for _, doc in read_documents(task.path, options.on_error, ReadStats()):
-        doc_words = normalized_words(doc["text"])
+        doc_words = normalized_word_bytes(doc["text"])
         words.extend(doc_words)
         counts.append(len(doc_words))
         if len(words) >= options.batch_words or len(counts) >= MAX_BATCH_DOCUMENTS:
