@@ -183,18 +183,21 @@ class MixConfig:
 class DecontaminateConfig:
     documents: list[str] = dataclasses.field(default_factory=list)
     eval: list[str] = dataclasses.field(default_factory=list)  # jsonl(.gz) task files or Dolma documents
+    # fields whose strings (also inside lists and dicts, e.g. choices.text) are evaluation text
     eval_fields: list[str] = dataclasses.field(
         default_factory=lambda: [
-            "text", "question", "query", "goal", "ctx", "context", "passage", "sentence", "premise",
-            "hypothesis", "article", "story", "support", "choices", "endings", "options", "sol1", "sol2",
-            "option1", "option2", "answer", "answers", "label_text",
+            "text", "question", "question_stem", "query", "goal", "ctx", "context", "passage", "sentence",
+            "sentence1", "sentence2", "premise", "hypothesis", "article", "story", "support", "choices",
+            "endings", "sol1", "sol2", "option1", "option2", "choice1", "choice2", "answerA", "answerB",
+            "answerC", "correct_answer",
         ]
     )  # fmt: skip
     name: str = "decontam"  # attributes/<name>/
     ngram_size: int = 13
-    min_eval_words: int = 8  # eval texts shorter than ngram_size use all their words if >= this many
+    min_eval_words: int = 8  # an eval text shorter than ngram_size counts whole if it has >= this many words
     paragraph_threshold: float = 0.0  # a paragraph is contaminated if > this fraction of n-grams match
-    document_threshold: float = 0.5  # a document is contaminated if > this fraction of paragraphs are
+    document_threshold: float = 0.5  # a document is contaminated if > this share of its characters are
+    # in contaminated paragraphs
     action: Literal["flag", "remove"] = "flag"
     output: str | None = None  # action remove: cleaned documents go to <output>/<relative path>
 
