@@ -99,7 +99,7 @@ def test_report_command_writes_markdown_html_figures_and_model_card(tmp_path):
         "# Run report: demo-run",
         "held-out loss **4** nats/token (unigram entropy 5.5)",
         "| stdlib-code | 10 | 8 | 2 | 0 | 80.0% | spans_replaced: 3, exclude: short: 2 |",
-        "| stdlib_docstrings | acc | 0.4 |",
+        "| stdlib_docstrings | 0.4 | 0.45 | 20 |",
         "![training loss and learning rate](loss.png)",
         "![in-loop evaluation](eval.png)",
         "| parameters | 123,456 |",

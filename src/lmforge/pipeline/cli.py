@@ -21,6 +21,15 @@ def load_pipeline_config(
     return build_config(PipelineConfig, yaml_path, overrides, base=base)
 
 
+def check_train_section(cfg: PipelineConfig, layout: RunLayout) -> None:
+    """Fail before any stage runs on a bad ``train`` section (a typo would otherwise surface only after
+    curation and tokenization); the vocabulary and paths filled in later cannot make a valid section invalid."""
+    from lmforge.config import merge
+    from lmforge.pipeline.train_stage import build_train_config
+
+    build_train_config(merge(cfg.train, {"data": {"paths": [layout.tokens]}, "save_folder": layout.train}))
+
+
 def run_pipeline(
     cfg: PipelineConfig, *, force: Sequence[str] = (), until: str | None = None
 ) -> list[StageOutcome]:
@@ -28,6 +37,7 @@ def run_pipeline(
     from lmforge.pipeline.stages import build_stages
 
     layout = RunLayout(cfg.run_dir)
+    check_train_section(cfg, layout)
     os.makedirs(cfg.run_dir, exist_ok=True)
     save_config(cfg, layout.config)
     stages = build_stages(cfg, layout)

@@ -25,9 +25,10 @@ from lmforge.pipeline.layout import RunLayout
 from lmforge.pipeline.manifest import config_hash
 from lmforge.pipeline.runner import Stage
 
-# Fraction of the budget given to optimizer steps; the rest covers start-up, logging, checkpoints and
-# in-loop evaluation, which the probe does not see.
-BUDGET_STEP_FRACTION = 0.8
+# The part of the budget given to optimizer steps; the rest covers the trainer's start-up (imports, peak-FLOPs
+# measurement), checkpoints and in-loop evaluation, which the probe does not see.
+BUDGET_STEP_FRACTION = 0.85
+BUDGET_STARTUP_SECONDS = 15.0
 
 
 def wired_train_section(cfg: PipelineConfig, layout: RunLayout, tokenizer: str) -> dict[str, Any]:
@@ -121,7 +122,8 @@ def plan_max_steps(cfg: PipelineConfig, layout: RunLayout, section: dict[str, An
     train_config = build_train_config(section)
     seconds = probe_seconds_per_step(train_config, cfg.budget.probe_steps)
     budget_s = float(cfg.budget.train_minutes or 0) * 60
-    max_steps = max(10, math.floor(budget_s * BUDGET_STEP_FRACTION / seconds))
+    usable_s = max(budget_s * BUDGET_STEP_FRACTION - BUDGET_STARTUP_SECONDS, budget_s * 0.5)
+    max_steps = max(10, math.floor(usable_s / seconds))
     plan = {"key": key, "seconds_per_step": seconds, "budget_seconds": budget_s, "max_steps": max_steps}
     write_json(plan_path, plan)
     print(

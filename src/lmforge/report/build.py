@@ -69,7 +69,11 @@ def data_blocks(data: dict[str, Any]) -> list[Block]:
     inputs = (config.get("curate") or {}).get("inputs") or config.get("documents")
     if inputs and not corpus:
         blocks.append(Paragraph("Input documents: " + ", ".join(f"`{p}`" for p in inputs)))
+    shown: list[Any] = []
     for entry in data.get("curation") or []:
+        if entry["stats"] in shown:
+            continue  # the tag step writes the same stats beside every tagger's attributes
+        shown.append(entry["stats"])
         blocks += curation_blocks(entry["path"], entry["stats"])
     analysis = data.get("analysis")
     if analysis:
@@ -168,15 +172,15 @@ def eval_blocks(data: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             blocks.append(Image(figures["perplexity"], "held-out loss per source"))
     tasks = ev.get("tasks") or {}
     if tasks:
-        rows = []
-        for task, result in sorted(tasks.items()):
-            for metric, value in sorted((result or {}).items()):
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    rows.append([task, metric, value])
+        metrics = sorted({m for r in tasks.values() for m, v in (r or {}).items() if m.startswith("acc")})
+        rows = [
+            [task, *[(result or {}).get(m) for m in metrics], (result or {}).get("num_examples")]
+            for task, result in sorted(tasks.items())
+        ]
         blocks.append(
             Paragraph("Downstream tasks (multiple choice, scored by log-likelihood of each choice).")
         )
-        blocks.append(Table(["task", "metric", "value"], rows))
+        blocks.append(Table(["task", *metrics, "examples"], rows))
     return blocks
 
 

@@ -66,8 +66,11 @@ def loss_figure(
 
 
 def eval_figure(rows: list[dict[str, Any]], path: str) -> str | None:
-    """Every in-loop evaluation metric over steps, one panel each (up to six)."""
-    evals = eval_series(rows)
+    """In-loop evaluation losses and accuracies over steps, one panel each (up to six); perplexities repeat
+    the losses and token counts are not curves."""
+    evals = {
+        k: v for k, v in eval_series(rows).items() if k.endswith(("loss", "acc", "acc_norm", "bits_per_byte"))
+    }
     if not evals:
         return None
     plt = _pyplot()
