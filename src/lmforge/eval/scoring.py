@@ -103,7 +103,7 @@ class Scorer:
         batch_size: int = 16,
         share_context: bool = True,
         progress: bool = True,
-        logits_chunk: int = 2048,
+        logits_chunk: int | None = None,
     ) -> None:
         self.model = model
         self.max_length = max_length
@@ -111,7 +111,9 @@ class Scorer:
         self.fast = supports_custom_mask(model)
         self.share_context = share_context and self.fast
         self.progress = progress
-        self.logits_chunk = logits_chunk
+        # positions per log-softmax chunk: about 64M logits (256 MB in fp32) whatever the vocabulary size
+        vocab = getattr(getattr(model, "config", None), "padded_vocab_size", None) or 50304
+        self.logits_chunk = logits_chunk or max(64, (64 << 20) // vocab)
         self.device = next(model.parameters()).device
 
     def _rows(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[_Row]:
@@ -185,12 +187,13 @@ class Scorer:
         else:
             logits = model_logits(self.model, ids)
             token_lp, token_greedy = self._logprobs(lambda x: x, logits[sel_b, sel_t], flat_y_t)
+        # Sum each continuation in float32 with torch, as lm-eval does: long continuations (hundreds of
+        # tokens) then agree to float32 rounding instead of differing by the float32-vs-float64 summation.
+        sums = [float(part.sum()) for part in token_lp.split([n for _, n in owners])]
         results, offset = [], 0
-        lp_list, greedy_list = token_lp.tolist(), token_greedy.tolist()
-        for index, n in owners:
-            results.append(
-                (index, sum(lp_list[offset : offset + n]), all(greedy_list[offset : offset + n]), n)
-            )
+        greedy_list = token_greedy.tolist()
+        for (index, n), total in zip(owners, sums):
+            results.append((index, total, all(greedy_list[offset : offset + n]), n))
             offset += n
         return results
 
@@ -204,4 +207,4 @@ class Scorer:
             y = targets[s : s + self.logits_chunk]
             lps.append(logits.log_softmax(-1).gather(-1, y[:, None])[:, 0])
             greedy.append(logits.argmax(-1) == y)
-        return torch.cat(lps).cpu().double(), torch.cat(greedy).cpu()
+        return torch.cat(lps).cpu(), torch.cat(greedy).cpu()
