@@ -68,7 +68,9 @@ def open_file(path: str, mode: str = "rb", compression: str | bool | None = True
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(raw_cm)
         if comp == "gzip":
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode=binary_mode[0] + "b")
+            # no file name or time stamp in the header: the same content gives the same bytes (reruns
+            # are byte-identical, and atomic_write's temporary name does not leak into the file)
+            stream: IO[bytes] = gzip.GzipFile(filename="", fileobj=raw, mode=binary_mode[0] + "b", mtime=0)
             stack.callback(stream.close)
         elif comp == "zstd":
             stream = _zstd_reader(raw) if "r" in mode else _zstd_writer(raw)
