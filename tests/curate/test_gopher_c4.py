@@ -1,0 +1,111 @@
+from collections import Counter
+from statistics import median
+
+import pytest
+
+from lmforge.curate.taggers.c4 import C4V1, C4V2
+from lmforge.curate.taggers.gopher import GopherV1, gopher_statistics
+
+
+def reference_ngram_fractions(words: list[str]) -> dict[str, float]:
+    """A direct Counter-over-tuples implementation of the definitions, to check the numpy one."""
+    out = {}
+    chars = sum(len(w) for w in words)
+    for n in range(2, 11):
+        grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+        if not grams:
+            continue
+        if n <= 4:
+            gram, count = grams.most_common(1)[0]
+            out[f"fraction_of_characters_in_most_common_{n}grams"] = (
+                count * sum(map(len, gram)) / max(chars, 1)
+            )
+        else:
+            total = sum(c * sum(map(len, g)) for g, c in grams.items())
+            dup = sum(c * sum(map(len, g)) for g, c in grams.items() if c > 1)
+            out[f"fraction_of_characters_in_duplicate_{n}grams"] = dup / max(total, 1)
+    return out
+
+
+TEXTS = [
+    "the cat sat on the mat and the cat sat on the mat again and again and again",
+    "a bb a bb ccc a bb ccc dddd a bb ccc dddd",  # ties between n-grams of different lengths
+    "word " * 40,
+    "# one … two\n- bullet\n* star …\n\nsame line\nsame line\n",
+    "Ünïcødé wörds häve lëngths\nÜnïcødé wörds häve lëngths",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_ngram_fractions_match_reference(text):
+    stats = gopher_statistics(text)
+    expected = reference_ngram_fractions(text.split())
+    for key, value in expected.items():
+        assert stats[key] == pytest.approx(value, rel=1e-12), key
+    assert {k for k in stats if "grams" in k} == set(expected)
+
+
+def test_document_statistics_by_hand():
+    text = "# one … two\n- bullet\n* star …\n\nsame line\nsame line"
+    s = gopher_statistics(text)
+    words = text.split()
+    assert s["character_count"] == len(text)
+    assert s["word_count"] == len(words) == 13
+    assert s["median_word_length"] == float(median(len(w) for w in words))
+    assert s["symbol_to_word_ratio"] == 3 / 13  # "#", "…", "…"
+    assert s["fraction_of_words_with_alpha_character"] == 8 / 13
+    assert s["required_word_count"] == 0
+    lines = text.split("\n")  # 6 lines, the empty one included
+    assert s["fraction_of_lines_starting_with_bullet_point"] == 2 / 6
+    assert s["fraction_of_lines_ending_with_ellipsis"] == 1 / 6
+    assert s["fraction_of_duplicate_lines"] == 2 / len(lines)
+    assert s["fraction_of_characters_in_duplicate_lines"] == 18 / sum(len(w) for w in words)
+
+
+def test_edge_cases():
+    empty = GopherV1().tag({"text": ""})
+    assert empty["word_count"] == [[0, 0, 0.0]]
+    assert not any("grams" in k for k in empty)
+    one = gopher_statistics("word")
+    assert one["word_count"] == 1 and one["median_word_length"] == 4.0
+    assert not any("grams" in k for k in one)  # fewer than 2 words: no n-gram attributes (as dolma)
+    spaces = gopher_statistics("   \n  ")
+    assert spaces["word_count"] == 0 and spaces["fraction_of_duplicate_lines"] == 0.0
+    two = gopher_statistics("to be")
+    assert two["required_word_count"] == 2
+    assert "fraction_of_characters_in_most_common_2grams" in two
+    assert "fraction_of_characters_in_most_common_3grams" not in two
+
+
+def test_c4_v2_lines_and_flags():
+    text = "Hello there friend.\nno punct here\nJavaScript {x}\nlorem ipsum dolor sit."
+    attrs = C4V2().tag({"text": text})
+    assert attrs["lines_with_no_ending_punctuation"] == [[20, 34, 1.0], [34, 49, 1.0]]
+    assert attrs["lines_with_too_few_words"] == [[34, 49, 1.0]]
+    for flag in ("has_javascript", "has_curly_brace", "has_lorem_ipsum"):
+        assert attrs[flag] == [[0, len(text), 1.0]]
+    assert "has_naughty_word" not in attrs
+    assert attrs["line_count"] == [[0, len(text), 4.0]]
+
+
+def test_c4_offsets_with_non_ascii_and_custom_bad_words(tmp_path):
+    words = tmp_path / "bad.txt"
+    words.write_text("# comment\nzonk\nvery bad phrase\n")
+    text = "İstanbul is big.\nzonk\nSo very bad phrase indeed."
+    attrs = C4V2(bad_words_file=str(words)).tag({"text": text})
+    assert attrs["has_naughty_word"] == [[0, len(text), 1.0]]
+    [(s, e, _)] = attrs["lines_with_no_ending_punctuation"]
+    assert text[s:e] == "zonk\n"  # offsets index the original text, not its lower-cased copy
+    assert "has_naughty_word" not in C4V2(bad_words_file=str(words)).tag({"text": "zonky words."})
+
+
+def test_c4_v1_javascript_is_a_word():
+    assert "has_javascript" in C4V1().tag({"text": "enable javascript please"})
+    assert "has_javascript" not in C4V1().tag({"text": "enable javascripts please"})
+    assert "has_javascript" in C4V2().tag({"text": "enable javascripts please"})
+
+
+def test_c4_empty_text():
+    attrs = C4V2().tag({"text": ""})
+    assert attrs["line_count"] == [[0, 0, 1.0]]
+    assert attrs["lines_with_too_few_words"] == [[0, 0, 1.0]]

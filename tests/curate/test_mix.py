@@ -1,0 +1,143 @@
+import json
+
+import pytest
+from curate_testlib import doc, read_jsonl, write_docs
+
+from lmforge.config import build_config
+from lmforge.curate.config import ExecutionConfig, MixConfig
+from lmforge.curate.mix import replace_spans, run_mix, sample_copies
+from lmforge.io import InputError
+
+
+def _attrs(root, name, rel, rows):
+    write_docs(root / "attributes" / name / rel, rows)
+
+
+def _mix(root, tmp_path, **stream):
+    base = {
+        "name": "s",
+        "documents": [str(root / "documents/**/*.jsonl.gz")],
+        "output": {"path": str(tmp_path / "out"), "max_size_in_bytes": 10_000_000},
+    }
+    config = build_config(MixConfig, overrides={"streams": [{**base, **stream}], "seed": 7})
+    return run_mix(config, ExecutionConfig(progress=False))["s"]
+
+
+def _out(tmp_path):
+    return [d for p in sorted((tmp_path / "out").glob("*.jsonl.gz")) for d in read_jsonl(p)]
+
+
+@pytest.fixture
+def tagged(tmp_path):
+    root = tmp_path / "data"
+    texts = [
+        "Write to bob@example.com today.\nDuplicate line\nKeep me",
+        "short",
+        "Long enough document with plenty of words in it.",
+        "Duplicate line\nOnly dup",
+    ]
+    write_docs(
+        root / "documents/web/a.jsonl.gz", [doc(i, t, metadata={"url": f"u{i}"}) for i, t in enumerate(texts)]
+    )
+    _attrs(
+        root,
+        "q",
+        "web/a.jsonl.gz",
+        [
+            {"id": str(i), "attributes": {"q__g__words": [[0, len(t), float(len(t.split()))]]}}
+            for i, t in enumerate(texts)
+        ],
+    )
+    _attrs(
+        root,
+        "pii",
+        "web/a.jsonl.gz",
+        [
+            {"id": "0", "attributes": {"pii__p__EMAIL_ADDRESS": [[8, 25, 1.0]]}},
+            {"id": "1", "attributes": {}},
+            {"id": "2", "attributes": {"pii__p__EMAIL_ADDRESS": [[0, 4, 0.1]]}},  # below min_score
+            {"id": "3", "attributes": {}},
+        ],
+    )
+    dup = {"bff_duplicate_paragraph_spans": []}
+    _attrs(
+        root,
+        "dedupe",
+        "web/a.jsonl.gz",
+        [
+            {"id": "0", "attributes": dup},
+            {"id": "1", "attributes": dup},
+            {"id": "2", "attributes": dup},
+            {"id": "3", "attributes": {"bff_duplicate_paragraph_spans": [[0, 15, 1]]}},
+        ],
+    )
+    return root, texts
+
+
+def test_filters_replacements_provenance_and_stats(tagged, tmp_path):
+    root, texts = tagged
+    summary = _mix(
+        root,
+        tmp_path,
+        attributes=["q", "pii", "dedupe"],
+        filter={"exclude": ["q__g__words < 2"], "include": ["doc.metadata.url != 'u9'"]},
+        span_replacement=[
+            {"span": "bff_duplicate_paragraph_spans", "replacement": ""},
+            {"span": "pii__p__EMAIL_ADDRESS", "replacement": " |||EMAIL_ADDRESS||| "},
+        ],
+    )
+    out = _out(tmp_path)
+    assert [d["id"] for d in out] == ["0", "2", "3"]
+    assert out[0]["text"] == "Write to |||EMAIL_ADDRESS||| today.\nDuplicate line\nKeep me"
+    assert out[1]["text"] == texts[2]  # span below min_score is left alone
+    assert out[2]["text"] == "Only dup"
+    assert out[0]["metadata"]["provenance"]["line"] == 1
+    assert out[2]["metadata"]["provenance"]["file"].endswith("documents/web/a.jsonl.gz")
+    total = summary["total"]
+    assert total["documents_in"] == 4 and total["kept"] == 3
+    assert total["filtered_by"] == {"exclude: q__g__words < 2": 1}
+    assert total["modified"] == {"spans_replaced": 2}
+    assert summary["reconciles"]
+    assert json.loads((tmp_path / "out/stats-s.json").read_text())["total"] == total
+
+
+def test_sampling_and_upsampling_are_deterministic(tmp_path):
+    root = tmp_path / "data"
+    write_docs(root / "documents/s/a.jsonl.gz", [doc(i, f"text {i}") for i in range(400)])
+    summary = _mix(root, tmp_path, sampling_rate=0.25)
+    kept = [d["id"] for d in _out(tmp_path)]
+    assert 60 < len(kept) < 140
+    assert summary["total"]["filtered_by"] == {"sampling": 400 - len(kept)}
+    assert kept == [str(i) for i in range(400) if sample_copies(0.25, 7, "s", str(i))]
+    summary = _mix(root, tmp_path / "up", sampling_rate=2.5)
+    ids = [d["id"] for d in _out(tmp_path / "up")]
+    counts = {i: ids.count(str(i)) for i in range(400)}
+    assert set(counts.values()) == {2, 3}
+    assert summary["documents_out"] == len(ids) and summary["total"]["kept"] == 400
+
+
+def test_output_shards_by_size(tmp_path):
+    root = tmp_path / "data"
+    write_docs(root / "documents/s/a.jsonl.gz", [doc(i, "x" * 100) for i in range(50)])
+    summary = _mix(root, tmp_path, output={"path": str(tmp_path / "out"), "max_size_in_bytes": 1000})
+    parts = sorted((tmp_path / "out").glob("*.jsonl.gz"))
+    assert len(parts) == len(summary["outputs"]) > 3
+    assert [d["id"] for d in _out(tmp_path)] == [str(i) for i in range(50)]
+
+
+def test_mismatched_attribute_rows_are_an_error(tagged, tmp_path):
+    root, _ = tagged
+    _attrs(root, "bad", "web/a.jsonl.gz", [{"id": "0", "attributes": {}}, {"id": "X", "attributes": {}}])
+    with pytest.raises(InputError, match=r"bad/web/a.jsonl.gz:2: id 'X' does not match document '1'"):
+        _mix(root, tmp_path, attributes=["bad"])
+
+
+def test_bad_expression_fails_before_work(tagged, tmp_path):
+    root, _ = tagged
+    with pytest.raises(ValueError, match="unknown function '__import__'"):
+        _mix(root, tmp_path, filter={"exclude": ["__import__('os').system('x')"]})
+
+
+def test_replace_spans_rules():
+    assert replace_spans("abcdef", [(1, 3, "X"), (2, 4, "Y"), (4, 9, "")]) == ("aXd", 2)
+    assert replace_spans("abc", []) == ("abc", 0)
