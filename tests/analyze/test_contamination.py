@@ -151,3 +151,18 @@ def test_field_selection():
     assert example_segments({"text": "doc"}, None) == ["doc"]
     assert set_name("/data/eval/hellaswag.validation.jsonl.gz") == "hellaswag.validation"
     assert set_name("/data/eval/web/part-0003.jsonl.gz") == "web"
+
+
+def test_vectorised_index_equals_per_segment_ngrams(tmp_path):
+    import numpy as np
+
+    from lmforge.analyze.contamination import build_eval_index, segment_ngrams
+
+    [arc, wino] = load_eval_sets(str(make_eval_dir(tmp_path)))
+    index = build_eval_index([arc, wino], n=13, short_n=8)
+    for s, eval_set in enumerate([arc, wino]):
+        for e, segments in enumerate(eval_set.segments):
+            expected = np.unique(np.concatenate([segment_ngrams(t, 13, 8) for t in segments]))
+            rows = (index.gram_sets == s) & (index.gram_examples == e)
+            assert np.array_equal(np.sort(index.gram_hashes[rows]), expected)
+            assert index.example_totals[s][e] == len(expected)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from lmforge.analyze.hashing import ngram_hashes, normalized_words, word_hashes
+from lmforge.analyze.hashing import ngram_hashes, normalized_word_bytes, normalized_words, word_hashes
 from lmforge.io import expand_paths, iter_lines, parse_json_line
 
 # Text fields per task, in the Hugging Face layouts of the standard sets (dotted paths reach into dicts;
@@ -166,6 +166,7 @@ class EvalIndex:
 
 
 def segment_ngrams(text: str, n: int, short_n: int) -> np.ndarray:
+    """The n-gram hashes one text segment contributes (``n``-grams, ``short_n``-grams if short, or none)."""
     words = normalized_words(text)
     size = n if len(words) >= n else short_n if len(words) >= short_n else 0
     if not size:
@@ -174,37 +175,77 @@ def segment_ngrams(text: str, n: int, short_n: int) -> np.ndarray:
 
 
 def build_eval_index(sets: Sequence[EvalSet], n: int = 13, short_n: int = 8) -> EvalIndex:
-    hashes, set_ids, example_ids, totals = [], [], [], []
+    """Index every example's distinct n-grams (vectorised over all segments of all sets at once)."""
+    words: list[bytes] = []
+    segment_lengths: list[int] = []
+    segment_sets: list[int] = []
+    segment_examples: list[int] = []
     for s, eval_set in enumerate(sets):
-        per_example = np.zeros(len(eval_set.segments), dtype=np.int64)
         for e, segments in enumerate(eval_set.segments):
-            grams = [segment_ngrams(text, n, short_n) for text in segments]
-            distinct = np.unique(np.concatenate(grams)) if grams else np.empty(0, dtype=np.uint64)
-            per_example[e] = len(distinct)
-            hashes.append(distinct)
-            set_ids.append(np.full(len(distinct), s, dtype=np.int32))
-            example_ids.append(np.full(len(distinct), e, dtype=np.int64))
-        totals.append(per_example)
-    all_hashes = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
-    order = np.argsort(all_hashes, kind="stable")
+            for text in segments:
+                segment_words = normalized_word_bytes(text)
+                words += segment_words
+                segment_lengths.append(len(segment_words))
+                segment_sets.append(s)
+                segment_examples.append(e)
+    lengths = np.array(segment_lengths, dtype=np.int64)
+    segment_of_word = np.repeat(np.arange(len(lengths)), lengths)
+    hashes = word_hashes(words)
+    parts = []
+    # segments of >= n words give n-grams; segments of short_n..n-1 words give short_n-grams
+    for size, low, high in [(n, n, None)] + ([(short_n, short_n, n)] if short_n < n else []):
+        grams, starts = ngram_hashes(hashes, size, segment_of_word)
+        segment = segment_of_word[starts]
+        keep = lengths[segment] >= low
+        if high is not None:
+            keep &= lengths[segment] < high
+        parts.append((grams[keep], segment[keep]))
+    grams = np.concatenate([g for g, _ in parts]) if parts else np.empty(0, np.uint64)
+    segment = np.concatenate([sg for _, sg in parts]) if parts else np.empty(0, np.int64)
+    set_of = np.array(segment_sets, dtype=np.int32)[segment]
+    example_of = np.array(segment_examples, dtype=np.int64)[segment]
+    # one row per (set, example, distinct n-gram), sorted by hash
+    order = np.lexsort((grams, example_of, set_of))
+    grams, set_of, example_of = grams[order], set_of[order], example_of[order]
+    distinct = np.ones(len(grams), dtype=bool)
+    distinct[1:] = (
+        (grams[1:] != grams[:-1]) | (example_of[1:] != example_of[:-1]) | (set_of[1:] != set_of[:-1])
+    )
+    grams, set_of, example_of = grams[distinct], set_of[distinct], example_of[distinct]
+    totals = []
+    for s, eval_set in enumerate(sets):
+        totals.append(np.bincount(example_of[set_of == s], minlength=len(eval_set.segments)).astype(np.int64))
+    by_hash = np.argsort(grams, kind="stable")
     return EvalIndex(
         n=n,
         short_n=short_n,
-        gram_hashes=all_hashes[order],
-        gram_sets=(np.concatenate(set_ids) if set_ids else np.empty(0, np.int32))[order],
-        gram_examples=(np.concatenate(example_ids) if example_ids else np.empty(0, np.int64))[order],
+        gram_hashes=grams[by_hash],
+        gram_sets=set_of[by_hash],
+        gram_examples=example_of[by_hash],
         example_totals=totals,
     )
 
 
+FILTER_BITS = 24
 DocRef = tuple[str, str, str, int]  # (document id, source, file, line)
+
+
+def presence_map(eval_hashes: np.ndarray) -> np.ndarray:
+    """A 2^24-entry map of the hashes' top bits: one gather rejects almost every corpus n-gram, so the
+    binary search only runs on the few that may be evaluation n-grams."""
+    present = np.zeros(1 << FILTER_BITS, dtype=bool)
+    present[eval_hashes >> np.uint64(64 - FILTER_BITS)] = True
+    return present
 
 
 class ContaminationScanner:
     """Worker side: which evaluation n-grams occur in a batch of documents, and in which documents."""
 
-    def __init__(self, eval_hashes: np.ndarray, sizes: Sequence[int], max_docs: int) -> None:
+    def __init__(
+        self, eval_hashes: np.ndarray, sizes: Sequence[int], max_docs: int, present: np.ndarray | None = None
+    ) -> None:
         self.eval_hashes = eval_hashes
+        self.present = presence_map(eval_hashes) if present is None else present
         self.sizes = tuple(sizes)
         self.max_docs = max_docs
         self.matches: dict[int, list[DocRef]] = {}  # eval n-gram -> first documents containing it
@@ -223,6 +264,8 @@ class ContaminationScanner:
         pairs = []
         for n in self.sizes:
             batch, starts = grams[n]
+            maybe = self.present[batch >> np.uint64(64 - FILTER_BITS)]
+            batch, starts = batch[maybe], starts[maybe]
             if batch.size == 0:
                 continue
             slot = np.searchsorted(self.eval_hashes, batch)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lmforge.analyze.contamination import ContaminationScanner, DocRef
+from lmforge.analyze.contamination import ContaminationScanner, DocRef, presence_map
 from lmforge.analyze.duplicates import DuplicateRecorder, Spill
 from lmforge.analyze.hashing import ngram_hashes, normalized_word_bytes, text_hash, word_hashes
 from lmforge.analyze.ngrams import CountMinSketch, ExactCounter, HeavyHitters
@@ -76,6 +76,8 @@ def _tokenizer(name: str) -> Any:
 
 def _load_array(path: str) -> Any:
     if path not in _ARRAYS:
+        while len(_ARRAYS) >= 4:  # a long-lived worker may see many runs: keep only the latest few
+            _ARRAYS.pop(next(iter(_ARRAYS)))
         with open_file(path, "rb", compression=False) as f:
             loaded = np.load(f, allow_pickle=False)
             _ARRAYS[path] = {k: loaded[k] for k in loaded.files} if hasattr(loaded, "files") else loaded
@@ -142,8 +144,12 @@ def scan_shard(task: ShardTask) -> ShardResult:
     heavy = {n: HeavyHitters(sketch, options.ngram_candidates) for n in options.ngram_sizes} if sketch else {}
     contamination = None
     if task.eval_hashes_path:
+        eval_hashes = _load_array(task.eval_hashes_path)
+        present_key = task.eval_hashes_path + "#present"
+        if present_key not in _ARRAYS:
+            _ARRAYS[present_key] = presence_map(eval_hashes)
         contamination = ContaminationScanner(
-            _load_array(task.eval_hashes_path), task.eval_sizes, options.contamination_max_docs
+            eval_hashes, task.eval_sizes, options.contamination_max_docs, _ARRAYS[present_key]
         )
     sizes = set(heavy) | set(task.eval_sizes if contamination else ())
     fallback_source = default_source(task.path)
