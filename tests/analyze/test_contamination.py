@@ -166,3 +166,26 @@ def test_vectorised_index_equals_per_segment_ngrams(tmp_path):
             rows = (index.gram_sets == s) & (index.gram_examples == e)
             assert np.array_equal(np.sort(index.gram_hashes[rows]), expected)
             assert index.example_totals[s][e] == len(expected)
+
+
+def test_field_map_covers_the_evaluation_task_definitions():
+    """Every raw field the evaluation tasks' prompts show is a text field contamination checks."""
+    import re
+
+    import pytest
+
+    from lmforge.analyze.contamination import TASK_FIELDS
+
+    registry = pytest.importorskip("lmforge.eval.tasks.registry")
+    for name in registry.builtin_task_names():
+        spec = registry.get_task(name)
+        if spec.preprocess:  # prompts built from derived fields (copa, hellaswag, winogrande)
+            assert name in TASK_FIELDS
+            continue
+        templates = [spec.context] + (spec.choices if isinstance(spec.choices, list) else [spec.choices])
+        shown = {
+            re.sub(r"\[\d+\]$", "", field.split("|")[0])
+            for template in templates
+            for field in re.findall(r"\{([^{}]+)\}", template)
+        }
+        assert shown <= set(TASK_FIELDS[name]), (name, shown)
