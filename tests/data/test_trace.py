@@ -83,3 +83,28 @@ def test_trace_command_on_data_and_run_folders(tmp_path, capsys):
     assert traced == batches[2]
     assert "web-" in out or "books-" in out
     assert np.load(run / "data" / "global_indices_e0000.npy").dtype == np.uint32
+
+
+def test_trace_replays_batch_size_warmup(tmp_path, capsys):
+    _, _, tokens = _corpus(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    warmup = {"start_batch_size": 2, "double_every_tokens": 64}
+    config = {
+        "seed": 1,
+        "global_batch_size": 8,
+        "batch_size_warmup": warmup,
+        "data": {"paths": [tokens], "seq_len": 32},
+    }
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    # what the trainer does: batch size min(8, 2 * 2 ** (tokens_seen // 64))
+    loader, tokens_seen, batches = DataLoader(DataConfig(paths=[tokens], seq_len=32), seed=1), 0, []
+    for _ in range(5):
+        size = min(8, 2 * 2 ** (tokens_seen // 64))
+        batches.append(loader.next_batch(size)["index"].tolist())
+        tokens_seen += size * 32
+    assert [len(b) for b in batches] == [2, 4, 8, 8, 8]
+    for k in (1, 4):
+        assert main(["data", "trace", str(run), "--batch", str(k), "--json"]) == 0
+        pieces = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert list(dict.fromkeys(p["instance"] for p in pieces)) == batches[k]

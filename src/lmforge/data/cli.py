@@ -5,28 +5,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Sequence
+from typing import Any
 
 from lmforge.config import ConfigError, from_dict, load_yaml, validate
 from lmforge.data.config import DataConfig
 
 
-def _from_run_dir(run_dir: str, args: argparse.Namespace) -> tuple[DataConfig, int, int | None, str]:
+def warmup_batch_sizes(config: dict[str, Any], seq_len: int, batches: int) -> list[int]:
+    """Sizes of the first ``batches`` global batches of a run with batch-size warm-up: as the trainer does,
+    start at ``start_batch_size`` and double every ``double_every_tokens`` tokens up to ``global_batch_size``."""
+    warm = config["batch_size_warmup"]
+    final = int(config.get("global_batch_size", 8))
+    sizes, tokens_seen = [], 0
+    for _ in range(batches):
+        doublings = tokens_seen // int(warm["double_every_tokens"])
+        size = min(final, int(warm["start_batch_size"]) * 2 ** min(doublings, 62))
+        sizes.append(size)
+        tokens_seen += size * seq_len
+    return sizes
+
+
+def _from_run_dir(run_dir: str, seed: int | None) -> tuple[DataConfig, int, dict[str, Any]]:
     config = load_yaml(os.path.join(run_dir, "config.yaml"))
     if "data" not in config:
         raise ConfigError("data", f"{run_dir}/config.yaml has no data section")
     data = from_dict(DataConfig, config["data"], _prefix="data")
-    seed = int(config.get("seed", 0)) if args.seed is None else args.seed
-    batch_size = args.batch_size or config.get("global_batch_size")
-    warmup = config.get("batch_size_warmup") or {}
-    if warmup.get("start_batch_size") and not args.batch_size:
-        print(
-            "note: this run warms up its batch size; batch K is traced as if every batch had "
-            f"{batch_size} instances (pass --batch-size to choose)",
-            file=sys.stderr,
-        )
-    return data, seed, batch_size, run_dir
+    return data, int(config.get("seed", 0)) if seed is None else seed, config
 
 
 def main(argv: Sequence[str]) -> int:
@@ -42,24 +47,30 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
 
     from lmforge.data.loader import DataLoader
-    from lmforge.data.trace import trace_batch
+    from lmforge.data.trace import trace_batch, trace_instances
 
+    run: dict[str, Any] = {}
+    work_dir = None
     if os.path.isdir(args.source) and os.path.exists(os.path.join(args.source, "config.yaml")):
-        data, seed, batch_size, work_dir = _from_run_dir(args.source, args)
+        data, seed, run = _from_run_dir(args.source, args.seed)
+        work_dir = args.source  # the order the run saved is the one it used
     else:
-        data, seed, batch_size, work_dir = (
-            DataConfig(paths=[args.source]),
-            args.seed or 0,
-            args.batch_size,
-            None,
-        )
+        data, seed = DataConfig(paths=[args.source]), args.seed or 0
     if args.seq_len is not None:
         data.seq_len = args.seq_len
     validate(data)
+    batch_size = args.batch_size or run.get("global_batch_size")
     if not batch_size:
         raise ConfigError("batch_size", "pass --batch-size (the global batch size in instances)")
     loader = DataLoader(data, seed=seed, work_dir=work_dir)
-    pieces = trace_batch(loader, args.batch, int(batch_size))
+    if (run.get("batch_size_warmup") or {}).get("start_batch_size") and not args.batch_size:
+        # the batch size changed during warm-up: replay the sizes to find where batch K starts
+        *before, batch_size = warmup_batch_sizes(run, data.seq_len, args.batch + 1)
+        for size in before:
+            loader.advance(size)
+        pieces = trace_instances(loader, loader.advance(batch_size))
+    else:
+        pieces = trace_batch(loader, args.batch, int(batch_size))
     if args.json:
         for piece in pieces:
             print(json.dumps(piece.to_dict(), ensure_ascii=False))
@@ -71,7 +82,6 @@ def main(argv: Sequence[str]) -> int:
             print(f"instance {p.instance}  {p.token_file}")
             last = p.instance
         span = f"tokens {p.document_span[0]}:{p.document_span[1]} of {p.document_tokens}"
-        print(
-            f"  {p.id or '?'}  {p.source or '-'}  {span}  file[{p.file_span[0]}:{p.file_span[1]}]  {p.input}:{p.line}"
-        )
+        where = f"file[{p.file_span[0]}:{p.file_span[1]}]  {p.input}:{p.line}"
+        print(f"  {p.id or '?'}  {p.source or '-'}  {span}  {where}")
     return 0

@@ -122,16 +122,22 @@ class DataLoader:
             raise ValueError(
                 f"global batch {global_batch_size} exceeds {self.instances_per_epoch} instances/epoch"
             )
+        per_rank = global_batch_size // self.world_size
+        global_ids = self.advance(global_batch_size)
+        return self.read_instances(global_ids[self.rank * per_rank : (self.rank + 1) * per_rank])
+
+    def advance(self, global_batch_size: int) -> np.ndarray:
+        """Move past the next global batch without reading it; returns its instance ids (all ranks')."""
+        if global_batch_size > self.instances_per_epoch:
+            raise ValueError(
+                f"global batch {global_batch_size} exceeds {self.instances_per_epoch} instances/epoch"
+            )
         if self.instances_consumed + global_batch_size > self.instances_per_epoch:
             self.epoch += 1
             self.instances_consumed = 0
         start = self.instances_consumed
-        order = self._order(self.epoch)
-        per_rank = global_batch_size // self.world_size
-        first = start + self.rank * per_rank
-        ids = np.asarray(order[first : first + per_rank], dtype=np.int64)
         self.instances_consumed += global_batch_size
-        return self.read_instances(ids)
+        return np.asarray(self._order(self.epoch)[start : start + global_batch_size], dtype=np.int64)
 
     def read_instances(self, ids: np.ndarray) -> dict[str, torch.Tensor]:
         if self.config.num_workers > 0 and len(ids) > 1:
