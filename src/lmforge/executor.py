@@ -68,6 +68,10 @@ def _indexed(args: tuple[Callable[[Any], Any], int, Any]) -> tuple[int, Any]:
     return index, fn(item)
 
 
+def _apply(fn: Callable[[Any], Any], item: Any) -> Any:
+    return fn(item)
+
+
 def _map_ray(
     fn: Callable[[Item], Result], items: list[Item], address: str | None, desc: str | None, progress: bool
 ) -> list[Result]:
@@ -75,8 +79,10 @@ def _map_ray(
 
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(fn)
-    refs = [remote.remote(item) for item in items]
+    # one generic remote function taking (fn, item): ray.remote() refuses partials and callable objects
+    remote = ray.remote(_apply)
+    fn_ref = ray.put(fn)
+    refs = [remote.remote(fn_ref, item) for item in items]
     index_of = {ref: i for i, ref in enumerate(refs)}
     results: list[Any] = [None] * len(items)
     pending = list(refs)

@@ -8,7 +8,8 @@ contributes itself as one gram of its own length, matched against document windo
 
 Attributes in ``attributes/<name>/`` (keys ``<name>__ngram_overlap__<attr>``):
 - ``paragraph``: ``[start, end, overlap]`` for each paragraph with overlap > ``paragraph_threshold``
-  (overlap = fraction of the paragraph's n-grams found in the evaluation data);
+  (overlap = share of the paragraph's words inside a document n-gram found in the evaluation data; the
+  document's n-grams run across line breaks, so an evaluation text split over lines is still found);
 - ``document``: share of the document's characters in such paragraphs;
 - ``contaminated``: ``[0, len, 1.0]`` when ``document`` > ``document_threshold``.
 
@@ -129,26 +130,31 @@ def _member(grams: np.ndarray, index: np.ndarray) -> np.ndarray:
 def paragraph_overlaps(
     text: str, index: np.ndarray, ngram_size: int, short_lengths: list[int]
 ) -> list[tuple[int, int, float]]:
-    """``(start, end, overlap)`` for every paragraph with words: the fraction of its n-grams found in the
-    index, or for a paragraph shorter than an n-gram the share of its words inside a matching short gram."""
-    out = []
-    lengths = [ngram_size, *short_lengths]
-    for s, e in split_paragraphs(text):
-        words = normalized_words(text[s:e])
-        if not words:
-            continue
-        word_hashes = np.fromiter((hash64(w) for w in words), dtype=np.uint64, count=len(words))
-        grams = _windows(word_hashes, ngram_size)
-        if len(grams):
-            out.append((s, e, float(_member(grams, index).mean())))
-            continue
-        hit = np.zeros(len(words), dtype=bool)
-        for n in lengths[1:]:
-            found = _member(_windows(word_hashes, n), index)
-            for i in np.flatnonzero(found).tolist():
-                hit[i : i + n] = True
-        out.append((s, e, float(hit.mean())))
-    return out
+    """``(start, end, overlap)`` for every paragraph with words, where overlap is the share of the
+    paragraph's words covered by a document n-gram (windows run across line breaks) found in the index."""
+    matches = list(_WORD.finditer(text))
+    paragraphs = split_paragraphs(text)
+    if not matches or not paragraphs:
+        return []
+    word_hashes = np.fromiter(
+        (hash64(m.group().lower()) for m in matches), dtype=np.uint64, count=len(matches)
+    )
+    covered = np.zeros(len(matches) + 1, dtype=np.int64)  # difference array of covered word ranges
+    for n in [ngram_size, *short_lengths]:
+        found = np.flatnonzero(_member(_windows(word_hashes, n), index))
+        np.add.at(covered, found, 1)
+        np.add.at(covered, found + n, -1)
+    is_covered = np.cumsum(covered[:-1]) > 0
+    starts = np.fromiter((m.start() for m in matches), dtype=np.int64, count=len(matches))
+    para_starts = np.array([s for s, _ in paragraphs], dtype=np.int64)
+    para_of_word = np.searchsorted(para_starts, starts, side="right") - 1
+    words_per_para = np.bincount(para_of_word, minlength=len(paragraphs))
+    covered_per_para = np.bincount(para_of_word, weights=is_covered, minlength=len(paragraphs))
+    return [
+        (s, e, float(covered_per_para[i] / words_per_para[i]))
+        for i, (s, e) in enumerate(paragraphs)
+        if words_per_para[i]
+    ]
 
 
 def _decontaminate_shard(task: ShardTask) -> dict[str, Any]:
