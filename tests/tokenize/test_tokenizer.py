@@ -99,3 +99,20 @@ def test_cli_train(tmp_path, capsys):
     )
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["documents"] == 1
     assert load_tokenizer(str(out)).get_vocab_size() <= 270
+
+
+def test_hub_names_are_fetched_with_huggingface_hub(tokenizer_path, monkeypatch):
+    import huggingface_hub
+
+    asked = []
+
+    def fake_download(repo_id: str, filename: str) -> str:
+        asked.append((repo_id, filename))
+        return tokenizer_path
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    tok = load_tokenizer("allenai/OLMo-1B-hf")
+    assert asked == [("allenai/OLMo-1B-hf", "tokenizer.json")]
+    assert tok.token_to_id("<|endoftext|>") == 0
+    with pytest.raises(FileNotFoundError, match="no such tokenizer"):
+        load_tokenizer("not/a/hub/name")

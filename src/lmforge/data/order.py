@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lmforge.io import atomic_write, exists, join, open_file, read_json, write_json
+from lmforge.io import atomic_write, exists, is_remote, join, open_file, read_json, write_json
 
 
 def index_dtype(n: int) -> np.dtype:
@@ -82,7 +82,7 @@ class EpochOrder:
         if exists(npy) and exists(meta):
             recorded = read_json(meta)
             if {k: recorded.get(k) for k in expected} == expected:
-                if "://" not in npy:
+                if not is_remote(npy):
                     return np.load(npy, mmap_mode="r")
                 with open_file(npy, "rb", compression=False) as f:
                     return np.load(io.BytesIO(f.read()))
