@@ -319,10 +319,9 @@ def _run_pipeline(
     eos, token_dtype = settings["eos_token_id"], settings["dtype"]
     stream = (item for index, path, _ in todo for item in _batches(index, path, batch_bytes))
     open_files: dict[int, _FileProgress] = {}
-    total_bytes = sum(size for _, _, size in todo)
-    bar = tqdm(
-        total=total_bytes, unit="B", unit_scale=True, desc="tokenize", disable=not progress, leave=False
-    )
+    # Progress in text bytes tokenized and documents: input sizes are compressed, so no byte total is known.
+    bar = tqdm(unit="B", unit_scale=True, desc="tokenize", disable=not progress, leave=False)
+    files_done, documents_done = 0, 0
     info = {index: (path, size) for index, path, size in todo}
 
     def consume(item: EncodedBatch | _EndOfFile) -> None:
@@ -334,8 +333,12 @@ def _run_pipeline(
             )
             open_files[index] = _FileProgress(index, path, size, writer)
         state = open_files[index]
+        nonlocal files_done, documents_done
         if isinstance(item, EncodedBatch):
             state.add(item, on_error)
+            documents_done += len(item.lengths)
+            bar.update(item.text_bytes)
+            bar.set_postfix(files=f"{files_done}/{len(todo)}", docs=documents_done, refresh=False)
             return
         if item.stream_error is not None:
             if on_error == "fail":
@@ -346,7 +349,7 @@ def _run_pipeline(
         write_json(_progress_path(output, index), {"settings": fingerprint, "result": result})
         results[index] = result
         del open_files[index]
-        bar.update(state.size)
+        files_done += 1
 
     try:
         if processes <= 1:
