@@ -6,11 +6,12 @@ Semantics are lm-eval's ``hf`` backend (``_loglikelihood_tokens``): the model re
 whether greedy decoding would have produced every continuation token.
 
 What is different is only how the work is laid out, never the numbers:
-- requests that share a context (the answer choices of one question) are packed into one row: the context
-  once, then every continuation, each attending to the context and to itself (a block-diagonal causal mask,
-  positions restarting after the context), so the context is read once instead of once per choice;
-- log-probabilities are computed only where they are needed (the continuation positions), in chunks,
-  instead of materialising [batch, seq, vocab] log-softmax for every position;
+- requests that share a context (the answer choices of one question) are packed into one row as a prefix
+  tree: the context once, then the continuations, where continuations that start with the same tokens share
+  them too (PIQA's two solutions often differ in a few words). Each token attends to its ancestors only (a
+  tree-shaped causal mask; positions are depths), so it sees exactly the sequence it would see alone;
+- a token's next-token distribution is computed once however many continuations it predicts for, and only
+  where something is scored, in chunks, instead of a [batch, seq, vocab] log-softmax over every position;
 - rows are sorted longest first and batched, so padding is small and memory peaks at the first batch.
 Packing needs the lmforge model's modules (see :mod:`lmforge.eval.forward`); other models get one row per
 request.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -39,11 +41,35 @@ class TokenScore:
 
 @dataclasses.dataclass
 class _Row:
-    tokens: list[int]
-    positions: list[int]
-    segments: list[int]  # 0: shared context, i > 0: the i-th packed continuation
-    # per request packed here: (request index, positions predicting its tokens, its tokens)
-    targets: list[tuple[int, list[int], list[int]]]
+    """One packed sequence: a token tree stored parents-first (``parents[i] < i``; -1 for the root)."""
+
+    tokens: list[int] = dataclasses.field(default_factory=list)
+    parents: list[int] = dataclasses.field(default_factory=list)
+    depths: list[int] = dataclasses.field(default_factory=list)
+    # per request packed here: (request index, the node predicting each of its tokens, its tokens)
+    targets: list[tuple[int, list[int], list[int]]] = dataclasses.field(default_factory=list)
+    children: dict[tuple[int, int], int] = dataclasses.field(default_factory=dict)
+
+    def add_node(self, token: int, parent: int) -> int:
+        self.tokens.append(token)
+        self.parents.append(parent)
+        self.depths.append(self.depths[parent] + 1 if parent >= 0 else 0)
+        return len(self.tokens) - 1
+
+    def is_chain(self) -> bool:
+        return all(p == i - 1 for i, p in enumerate(self.parents))
+
+    def ancestor_mask(self) -> np.ndarray:
+        """[n, n] bool: node q may attend to node k iff k is q or an ancestor of q."""
+        n = len(self.tokens)
+        if self.is_chain():
+            return np.tri(n, dtype=bool)
+        mask = np.zeros((n, n), dtype=bool)
+        for q, parent in enumerate(self.parents):
+            if parent >= 0:
+                mask[q] = mask[parent]
+            mask[q, q] = True
+        return mask
 
 
 def truncate_request(context: Sequence[int], continuation: Sequence[int], max_length: int) -> list[int]:
@@ -58,35 +84,37 @@ def truncate_request(context: Sequence[int], continuation: Sequence[int], max_le
     return list(context[overflow:]) if overflow > 0 else list(context)
 
 
-def _single_row(index: int, context: list[int], continuation: list[int]) -> _Row:
-    tokens = context + continuation[:-1]
-    start = len(context) - 1
-    return _Row(
-        tokens=tokens,
-        positions=list(range(len(tokens))),
-        segments=[0] * len(tokens),
-        targets=[(index, list(range(start, start + len(continuation))), continuation)],
-    )
+def _context_row(context: list[int]) -> _Row:
+    row = _Row()
+    for i, token in enumerate(context):
+        row.add_node(token, i - 1)
+    return row
+
+
+def _add_continuation(row: _Row, index: int, context_len: int, continuation: list[int], share: bool) -> None:
+    """Walk/extend the tree along ``continuation``; its last token predicts nothing and is not an input."""
+    node = context_len - 1
+    predictors = []
+    for j, token in enumerate(continuation):
+        predictors.append(node)
+        if j == len(continuation) - 1:
+            break
+        child = row.children.get((node, token)) if share else None
+        if child is None:
+            child = row.add_node(token, node)
+            row.children[(node, token)] = child
+        node = child
+    row.targets.append((index, predictors, continuation))
 
 
 def _packed_rows(
-    indices: list[int], context: list[int], continuations: list[list[int]], max_row_len: int
+    indices: list[int], context: list[int], continuations: list[list[int]], max_row_len: int, share: bool
 ) -> list[_Row]:
-    """One context followed by several continuations (minus their last token, which predicts nothing)."""
-    rows: list[_Row] = []
-    row: _Row | None = None
+    rows = [_context_row(context)]
     for index, cont in zip(indices, continuations):
-        extra = len(cont) - 1
-        if row is None or (len(row.tokens) + extra > max_row_len and len(row.targets) > 0):
-            row = _Row(list(context), list(range(len(context))), [0] * len(context), [])
-            rows.append(row)
-        seg = len(row.targets) + 1
-        start = len(row.tokens)
-        predict = [len(context) - 1, *list(range(start, start + extra))]
-        row.tokens += cont[:-1]
-        row.positions += list(range(len(context), len(context) + extra))
-        row.segments += [seg] * extra
-        row.targets.append((index, predict, cont))
+        if rows[-1].targets and len(rows[-1].tokens) + len(cont) - 1 > max_row_len:
+            rows.append(_context_row(context))
+        _add_continuation(rows[-1], index, len(context), cont, share)
     return rows
 
 
@@ -119,18 +147,15 @@ class Scorer:
     def _rows(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[_Row]:
         prepared = [(truncate_request(ctx, cont, self.max_length), list(cont)) for ctx, cont in requests]
         if not self.share_context:
-            return [_single_row(i, ctx, cont) for i, (ctx, cont) in enumerate(prepared)]
+            return [_packed_rows([i], ctx, [cont], 0, False)[0] for i, (ctx, cont) in enumerate(prepared)]
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (ctx, _) in enumerate(prepared):
             groups.setdefault(tuple(ctx), []).append(i)
         rows: list[_Row] = []
         for ctx_key, indices in groups.items():
             ctx = list(ctx_key)
-            if len(indices) == 1:
-                rows.append(_single_row(indices[0], ctx, prepared[indices[0]][1]))
-                continue
             max_row_len = max(self.max_length, len(ctx))
-            rows += _packed_rows(indices, ctx, [prepared[i][1] for i in indices], max_row_len)
+            rows += _packed_rows(indices, ctx, [prepared[i][1] for i in indices], max_row_len, True)
         return rows
 
     @torch.no_grad()
@@ -139,54 +164,52 @@ class Scorer:
     ) -> list[TokenScore]:
         rows = self._rows(requests)
         rows.sort(key=lambda r: -len(r.tokens))
-        logprobs = [0.0] * len(requests)
-        greedy = [True] * len(requests)
-        counts = [0] * len(requests)
+        results: list[TokenScore | None] = [None] * len(requests)
         bar = tqdm(total=len(requests), desc=desc, disable=not self.progress, leave=False)
         for start in range(0, len(rows), self.batch_size):
             batch = rows[start : start + self.batch_size]
             for index, lp, is_greedy, n in self._score_batch(batch):
-                logprobs[index] += lp
-                greedy[index] = greedy[index] and is_greedy
-                counts[index] += n
+                results[index] = TokenScore(lp, is_greedy, n)
             bar.update(sum(len(r.targets) for r in batch))
         bar.close()
-        return [TokenScore(lp, g, n) for lp, g, n in zip(logprobs, greedy, counts)]
+        return results  # type: ignore[return-value]
 
     def _score_batch(self, batch: list[_Row]) -> list[tuple[int, float, bool, int]]:
         width = max(len(r.tokens) for r in batch)
         ids = torch.full((len(batch), width), PAD_ID, dtype=torch.long)
         positions = torch.zeros((len(batch), width), dtype=torch.long)
-        segments = torch.full((len(batch), width), -1, dtype=torch.long)
         for b, row in enumerate(batch):
-            n = len(row.tokens)
-            ids[b, :n] = torch.tensor(row.tokens)
-            positions[b, :n] = torch.tensor(row.positions)
-            segments[b, :n] = torch.tensor(row.segments)
-        flat_b, flat_t, flat_y, owners = [], [], [], []
+            ids[b, : len(row.tokens)] = torch.tensor(row.tokens)
+            positions[b, : len(row.tokens)] = torch.tensor(row.depths)
+        # Each distinct predicting node gets one row of logits, shared by every target it predicts.
+        node_index: dict[tuple[int, int], int] = {}
+        pred_node, pred_y, owners = [], [], []
         for b, row in enumerate(batch):
-            for index, predict, targets in row.targets:
-                flat_b += [b] * len(predict)
-                flat_t += predict
-                flat_y += targets
-                owners.append((index, len(predict)))
-        ids, flat_y_t = ids.to(self.device), torch.tensor(flat_y, device=self.device)
-        sel_b = torch.tensor(flat_b, device=self.device)
-        sel_t = torch.tensor(flat_t, device=self.device)
+            for index, predictors, targets in row.targets:
+                for node in predictors:
+                    pred_node.append(node_index.setdefault((b, node), len(node_index)))
+                pred_y += targets
+                owners.append((index, len(predictors)))
+        nodes_b = torch.tensor([b for b, _ in node_index], device=self.device)
+        nodes_t = torch.tensor([t for _, t in node_index], device=self.device)
+        ids = ids.to(self.device)
         if self.fast:
             mask = None
-            if any(len(r.targets) > 1 for r in batch):
-                seg = segments.to(self.device)
-                causal = torch.ones(width, width, dtype=torch.bool, device=self.device).tril()
-                same = (seg[:, None, :] == 0) | (seg[:, None, :] == seg[:, :, None])
-                mask = (causal[None] & same)[:, None]
+            if not all(r.is_chain() for r in batch):  # a plain causal mask suffices for chains
+                full = np.zeros((len(batch), width, width), dtype=bool)
+                for b, row in enumerate(batch):
+                    n = len(row.tokens)
+                    full[b, :n, :n] = row.ancestor_mask()
+                    full[b, n:, :] = np.tri(width, dtype=bool)[n:]  # padding: causal, never read
+                mask = torch.from_numpy(full).to(self.device)[:, None]
             hidden = final_hidden(self.model, ids, positions.to(self.device), mask)
-            selected = hidden[sel_b, sel_t]
             weight = self.model.output_weight()
-            token_lp, token_greedy = self._logprobs(lambda h: h @ weight.t(), selected, flat_y_t)
+            node_inputs, to_logits = hidden[nodes_b, nodes_t], (lambda h: h @ weight.t())
         else:
-            logits = model_logits(self.model, ids)
-            token_lp, token_greedy = self._logprobs(lambda x: x, logits[sel_b, sel_t], flat_y_t)
+            node_inputs, to_logits = model_logits(self.model, ids)[nodes_b, nodes_t], (lambda x: x)
+        token_lp, token_greedy = self._token_logprobs(
+            to_logits, node_inputs, torch.tensor(pred_node), torch.tensor(pred_y)
+        )
         # Sum each continuation in float32 with torch, as lm-eval does: long continuations (hundreds of
         # tokens) then agree to float32 rounding instead of differing by the float32-vs-float64 summation.
         sums = [float(part.sum()) for part in token_lp.split([n for _, n in owners])]
@@ -197,14 +220,17 @@ class Scorer:
             offset += n
         return results
 
-    def _logprobs(
-        self, to_logits, inputs: torch.Tensor, targets: torch.Tensor
+    def _token_logprobs(
+        self, to_logits, node_inputs: torch.Tensor, pred_node: torch.Tensor, pred_y: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-token log p(target) and greedy flags, ``logits_chunk`` positions at a time."""
-        lps, greedy = [], []
-        for s in range(0, inputs.shape[0], self.logits_chunk):
-            logits = to_logits(inputs[s : s + self.logits_chunk]).float()
-            y = targets[s : s + self.logits_chunk]
-            lps.append(logits.log_softmax(-1).gather(-1, y[:, None])[:, 0])
-            greedy.append(logits.argmax(-1) == y)
-        return torch.cat(lps).cpu(), torch.cat(greedy).cpu()
+        """log p(y | node) and greedy flags per prediction, ``logits_chunk`` nodes at a time."""
+        lp = torch.empty(len(pred_y), dtype=torch.float32)
+        greedy = torch.empty(len(pred_y), dtype=torch.bool)
+        for s in range(0, node_inputs.shape[0], self.logits_chunk):
+            logp = to_logits(node_inputs[s : s + self.logits_chunk]).float().log_softmax(-1)
+            best = logp.argmax(-1).cpu()
+            which = ((pred_node >= s) & (pred_node < s + self.logits_chunk)).nonzero()[:, 0]
+            local = (pred_node[which] - s).to(logp.device)
+            lp[which] = logp[local, pred_y[which].to(logp.device)].cpu()
+            greedy[which] = best[pred_node[which] - s] == pred_y[which]
+        return lp, greedy
