@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from lmforge.io import atomic_write, open_file
+from lmforge.io import makedirs, open_file
 
 RECORD = np.dtype([("hash", "<u8"), ("source", "<u2"), ("line", "<u4"), ("nbytes", "<u4")])
 MAX_MATRIX_SOURCES = 64  # the source-pair matrix uses a 64-bit mask of sources per text
@@ -62,7 +62,9 @@ class DuplicateRecorder:
         records = records[np.argsort(records["hash"], kind="stable")]
         buffer = io.BytesIO()
         np.save(buffer, records, allow_pickle=False)
-        with atomic_write(path, "wb", compression=False) as f:
+        # a scratch file read back by this run only: no fsync/rename (a rerun rewrites it anyway)
+        makedirs(path.rsplit("/", 1)[0])
+        with open_file(path, "wb", compression=False) as f:
             f.write(buffer.getbuffer())
         return partition_offsets(records["hash"], partitions)
 

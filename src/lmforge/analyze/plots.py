@@ -186,7 +186,12 @@ def plot_contamination(report: dict[str, Any], path: str, write: Callable[[str, 
     bars = ax.barh(names, values, color=[PALETTE[3] if v > 0 else "#BBBBBB" for v in values])
     ax.bar_label(
         bars,
-        labels=[f"{v:.1f}% ({sets[s]['contaminated']}/{sets[s]['examples']})" for v, s in zip(values, names)],
+        labels=[
+            f"{v:.2f}% ({sets[s]['contaminated']}/{sets[s]['examples']})"
+            if v < 1
+            else f"{v:.1f}% ({sets[s]['contaminated']}/{sets[s]['examples']})"
+            for v, s in zip(values, names)
+        ],
         padding=3,
         fontsize=8,
     )
