@@ -9,10 +9,27 @@ import yaml
 
 
 def tiny_pipeline_config(run_dir: str, **overrides) -> dict:
+    # fmt: off
     config = {
         "run_dir": run_dir,
         "corpus": {"builtin": "stdlib", "max_mb_per_source": 0.03, "eval_fraction": 0.2},
-        "curate": {"enabled": False},
+        "curate": {
+            "recipe": {
+                "steps": ["tag", "dedup", "mix"],
+                "tag": {"taggers": ["char_length_v1", "code_v1"]},
+                "dedup": {"paragraphs": {"method": "exact", "min_words": 6}, "exact_documents": {"key": "text"}},
+                "mix": {
+                    "streams": [
+                        {"name": "code", "documents": ["stdlib-code/*"], "attributes": ["code_v1", "dedupe"],
+                         "filter": {"exclude": ['exists("exact_duplicate")']}},
+                        {"name": "prose", "documents": ["stdlib-docs/*", "python-topics/*"],
+                         "attributes": ["char_length_v1", "dedupe"],
+                         "filter": {"exclude": ["char_length_v1__char_length_v1__length < 100"]},
+                         "span_replacement": [{"span": "bff_duplicate_paragraph_spans", "replacement": ""}]},
+                    ]
+                },
+            }
+        },
         "tokenizer": {"vocab_size": 512},
         "train": {
             "model": {
@@ -33,6 +50,7 @@ def tiny_pipeline_config(run_dir: str, **overrides) -> dict:
         "eval": {"builtin_tasks": True, "max_documents_per_source": 2, "limit": 6, "batch_size": 4},
         "export": {"prompts": ["def "], "max_new_tokens": 6},
     }
+    # fmt: on
     for key, value in overrides.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     return config

@@ -27,10 +27,23 @@ def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     assert lmforge_main(["pipeline", config]) == 0
     layout = RunLayout(run_dir)
     manifest = _json(layout.manifest)["stages"]
-    assert list(manifest) == ["corpus", "tokenizer", "tokenize", "train", "eval", "export", "report"]
+    assert list(manifest) == [
+        "corpus",
+        "curate",
+        "tokenizer",
+        "tokenize",
+        "train",
+        "eval",
+        "export",
+        "report",
+    ]
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in manifest.values())
 
+    curated = manifest["curate"]["summary"]
+    assert curated["documents_in"] == curated["documents_out"] + curated["filtered"]
+    assert curated["documents_in"] == manifest["corpus"]["summary"]["documents"]
     tokens = _json(os.path.join(layout.tokens, "manifest.json"))
+    assert tokens["totals"]["documents_in"] == curated["documents_out"]
     assert tokens["totals"]["documents_in"] == tokens["totals"]["tokenized"] + tokens["totals"]["empty"]
     assert set(tokens["sources"]) == {"stdlib-code", "stdlib-docs", "python-topics"}
     assert manifest["train"]["summary"]["steps"] == 6
@@ -60,7 +73,7 @@ def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     capsys.readouterr()
     assert lmforge_main(["pipeline", config]) == 0
     err = capsys.readouterr().err
-    assert err.count("skipped (up to date)") == 7
+    assert err.count("skipped (up to date)") == 8
     rerun = _json(layout.manifest)["stages"]
     assert all(r["attempts"] == 1 for r in rerun.values())
 

@@ -42,6 +42,12 @@ def _pipeline(config: str) -> list[str]:
     return [sys.executable, "-m", "lmforge", "pipeline", config]
 
 
+def _run(config: str, env: dict) -> subprocess.CompletedProcess:
+    proc = subprocess.run(_pipeline(config), env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"pipeline failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
 def _checkpoint_steps(run_dir: str) -> list[int]:
     train = os.path.join(run_dir, "train")
     if not os.path.isdir(train):
@@ -55,7 +61,7 @@ def test_killed_pipeline_resumes_and_matches_an_uninterrupted_run(write_config, 
     killed_cfg, killed_dir = write_config("killed", train=train)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
-    subprocess.run(_pipeline(reference_cfg), check=True, env=env, capture_output=True)
+    _run(reference_cfg, env)
 
     log = open(tmp_path / "killed.log", "wb")  # noqa: SIM115 - closed below, after the kill
     proc = subprocess.Popen(
@@ -73,12 +79,17 @@ def test_killed_pipeline_resumes_and_matches_an_uninterrupted_run(write_config, 
     with open(os.path.join(killed_dir, "pipeline_manifest.json")) as f:
         stages = json.load(f)["stages"]
     assert stages["train"]["status"] == "running"
-    assert [n for n, r in stages.items() if r["status"] == "done"] == ["corpus", "tokenizer", "tokenize"]
+    assert [n for n, r in stages.items() if r["status"] == "done"] == [
+        "corpus",
+        "curate",
+        "tokenizer",
+        "tokenize",
+    ]
     killed_at = max(_checkpoint_steps(killed_dir))
     assert killed_at < 12
 
-    rerun = subprocess.run(_pipeline(killed_cfg), check=True, env=env, capture_output=True, text=True)
-    assert rerun.stderr.count("skipped (up to date)") == 3  # corpus, tokenizer, tokenize
+    rerun = _run(killed_cfg, env)
+    assert rerun.stderr.count("skipped (up to date)") == 4  # corpus, curate, tokenizer, tokenize
     assert "train - pretrain the model (last attempt running; resuming)" in rerun.stderr
     assert f"from step {killed_at}" in rerun.stdout  # the trainer resumed from its checkpoint
     with open(os.path.join(killed_dir, "pipeline_manifest.json")) as f:

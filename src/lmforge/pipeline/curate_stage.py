@@ -1,4 +1,5 @@
-"""The curate stage: lmforge.curate's tag -> dedup -> mix on the run's own copy of the input documents.
+"""The curate stage: lmforge.curate's steps (``run_curation``: tag, dedup, decontaminate, mix in the recipe's
+order) on the run's own copy of the input documents.
 
 Dolma writes attributes beside the documents (``<root>/attributes/<tagger>/...`` next to
 ``<root>/documents/...``). To keep the user's input folders (and the corpus stage's outputs) untouched, local
@@ -23,13 +24,6 @@ from lmforge.pipeline.config import PipelineConfig
 from lmforge.pipeline.layout import RunLayout
 from lmforge.pipeline.runner import Stage
 
-STEP_FUNCTIONS = {
-    "tag": ("lmforge.curate.tag", "run_tag"),
-    "dedup": ("lmforge.curate.dedup", "run_dedup"),
-    "decontaminate": ("lmforge.curate.decontaminate", "run_decontaminate"),
-    "mix": ("lmforge.curate.mix", "run_mix"),
-}
-
 
 def mixed_root(layout: RunLayout) -> str:
     return os.path.join(layout.curated, "mixed")
@@ -38,19 +32,6 @@ def mixed_root(layout: RunLayout) -> str:
 def curated_documents(layout: RunLayout) -> str:
     """The mixer's output shards (its stats-<stream>.json files sit beside them and are not documents)."""
     return os.path.join(mixed_root(layout), "*", "*.jsonl*")
-
-
-def run_steps(config: Any) -> dict[str, Any]:
-    """lmforge.curate's steps in the configured order, each with the shared execution settings."""
-    import importlib
-
-    results: dict[str, Any] = {}
-    for step in config.steps:
-        module, function = STEP_FUNCTIONS[step]
-        run = getattr(importlib.import_module(module), function)
-        print(f"[curate] {step}", flush=True)
-        results[step] = run(getattr(config, step), config.execution)
-    return results
 
 
 def _relative_name(path: str) -> str:
@@ -112,12 +93,13 @@ def curate_stage(cfg: PipelineConfig, layout: RunLayout, inputs: list[str]) -> S
     def run() -> dict[str, Any]:
         from lmforge.config import build_config
         from lmforge.curate.config import CurateConfig
+        from lmforge.curate.pipeline import run_curation
 
         documents = link_inputs(inputs, layout.curated)
         recipe = wired_recipe(cfg.curate.recipe, documents, layout)
         config = build_config(CurateConfig, base=recipe)
         write_text(os.path.join(layout.curated, "curate_config.yaml"), dump_yaml(config))
-        return curate_summary(run_steps(config))
+        return curate_summary(run_curation(config))
 
     return Stage(
         "curate", cfg.curate.recipe, inputs, [layout.curated], run, "tag, dedup and mix the documents"
