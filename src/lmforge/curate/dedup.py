@@ -37,7 +37,7 @@ from lmforge.curate.fingerprints import (
     word_ngram_hashes,
 )
 from lmforge.curate.layout import attribute_dir, attribute_path, source_of
-from lmforge.curate.shards import ShardTask, file_size, fingerprint, merged_stats, run_shards
+from lmforge.curate.shards import ShardTask, file_size, fingerprint, merged_stats, remove_file, run_shards
 from lmforge.curate.stats import StepStats
 from lmforge.curate.tag import _execution
 from lmforge.documents import ReadStats, read_documents
@@ -291,4 +291,6 @@ def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]
         summary["bloom"] = {"m_bits": bloom.m, "k": bloom.k, "file": config.bloom.file}
     write_json(join(out_dir, "stats.json"), summary)
     write_json(step_marker, {"fingerprint": step_print, "summary": summary})
+    for task in tasks:  # the hashes are only needed to resume an unfinished phase 2
+        remove_file(task.outputs[0])
     return {**summary, "skipped_shards": skipped}

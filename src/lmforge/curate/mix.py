@@ -18,16 +18,13 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 from collections.abc import Iterator
 from typing import IO, Any
-
-import fsspec
 
 from lmforge.curate.config import ExecutionConfig, MixConfig
 from lmforge.curate.expr import Expression
 from lmforge.curate.layout import attribute_path, source_of
-from lmforge.curate.shards import ShardTask, file_size, merged_stats, run_shards
+from lmforge.curate.shards import ShardTask, file_size, merged_stats, remove_file, run_shards
 from lmforge.curate.stats import StepStats
 from lmforge.curate.tag import _execution
 from lmforge.documents import ReadStats, read_documents
@@ -35,7 +32,6 @@ from lmforge.io import (
     InputError,
     atomic_write,
     expand_paths,
-    is_remote,
     iter_lines,
     join,
     parse_json_line,
@@ -135,14 +131,6 @@ def _mix_task(task: ShardTask) -> dict[str, Any]:
             writer._next()
     _remove_stale_parts(prefix, writer.paths)
     return {"stats": stats.to_json(), "outputs": writer.paths, "documents_out": copies_written}
-
-
-def remove_file(path: str) -> None:
-    if is_remote(path):
-        fs, fs_path = fsspec.core.url_to_fs(path)
-        fs.rm(fs_path)
-    else:
-        os.remove(path)
 
 
 def _remove_stale_parts(prefix: str, keep: list[str]) -> None:

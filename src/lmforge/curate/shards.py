@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,9 +45,15 @@ def file_size(path: str) -> int:
     if is_remote(path):
         fs, fs_path = fsspec.core.url_to_fs(path)
         return int(fs.size(fs_path))
-    import os
-
     return os.path.getsize(path[len("file://") :] if path.startswith("file://") else path)
+
+
+def remove_file(path: str) -> None:
+    if is_remote(path):
+        fs, fs_path = fsspec.core.url_to_fs(path)
+        fs.rm(fs_path)
+    else:
+        os.remove(path[len("file://") :] if path.startswith("file://") else path)
 
 
 def fingerprint(settings: Any, inputs: Sequence[str]) -> str:
