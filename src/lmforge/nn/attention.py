@@ -8,7 +8,7 @@ from torch import nn
 
 from lmforge.nn.config import ModelConfig
 from lmforge.nn.norm import make_norm
-from lmforge.nn.rope import apply_rope
+from lmforge.nn.rope import apply_rotary
 
 
 class KVCache:
@@ -68,13 +68,20 @@ class Attention(nn.Module):
         qkv = self.att_proj(x)
         if self.clip_qkv is not None:
             qkv = qkv.clamp(min=-self.clip_qkv, max=self.clip_qkv)
-        q, k, v = qkv.split(self.split_sizes, dim=-1)
+        cos, sin = rope
+        heads = self.n_heads + self.n_kv_heads
         if self.q_norm is not None and self.k_norm is not None:
+            q, k, v = qkv.split(self.split_sizes, dim=-1)
             q, k = self.q_norm(q), self.k_norm(k)
-        q = q.view(batch, seq, self.n_heads, self.head_dim).transpose(1, 2)
-        k = k.view(batch, seq, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        v = v.view(batch, seq, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        q, k = apply_rope(q, k, *rope)
+            qk = torch.cat((q, k), dim=-1).view(batch, seq, heads, self.head_dim)
+            v = v.view(batch, seq, self.n_kv_heads, self.head_dim)
+        else:
+            qk, v = qkv.view(batch, seq, heads + self.n_kv_heads, self.head_dim).split(
+                (heads, self.n_kv_heads), dim=2
+            )
+        # q and k rotate in one pass; [B, T, H, D] -> [B, H, T, D] views for SDPA.
+        q, k = apply_rotary(qk, cos, sin).transpose(1, 2).split((self.n_heads, self.n_kv_heads), dim=1)
+        v = v.transpose(1, 2)
         if cache is not None:
             k, v = cache.update(k, v)
         # mask=None means causal; a single query (a decoding step) attends to every cached key, and SDPA's
