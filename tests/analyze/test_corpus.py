@@ -189,3 +189,12 @@ def test_writes_json_markdown_html_and_plots(corpus, tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"plots/{plot}.png" in html
     assert not os.path.exists(out / "_work")
+
+
+def test_remote_output_through_fsspec(corpus):
+    import fsspec
+
+    analyze_corpus(str(corpus), "memory://analysis/report", fast_options())
+    fs = fsspec.filesystem("memory")
+    assert json.loads(fs.cat("/analysis/report/report.json"))["totals"]["documents"] == 5
+    assert fs.exists("/analysis/report/report.html") and not fs.exists("/analysis/report/_work")
