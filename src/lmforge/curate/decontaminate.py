@@ -38,9 +38,8 @@ from lmforge.curate.layout import (
     split_documents_path,
 )
 from lmforge.curate.segment import split_paragraphs
-from lmforge.curate.shards import ShardTask, merged_stats, run_shards
+from lmforge.curate.shards import Execution, ShardTask, merged_stats, run_shards
 from lmforge.curate.stats import StepStats
-from lmforge.curate.tag import _execution
 from lmforge.documents import ReadStats, read_documents
 from lmforge.io import atomic_write, expand_paths, join, open_file, write_json
 
@@ -246,7 +245,7 @@ def run_decontaminate(config: DecontaminateConfig, execution: ExecutionConfig) -
     settings = {"step": "decontaminate", **params}
     results, skipped = run_shards(
         _decontaminate_shard, tasks, state_dir=join(state, "shards"), settings=settings,
-        execution=_execution(execution), desc="decontaminate",
+        execution=Execution.from_config(execution), desc="decontaminate",
     )  # fmt: skip
     stats = merged_stats(results)
     summary = stats.to_dict(

@@ -37,9 +37,16 @@ from lmforge.curate.fingerprints import (
     word_ngram_hashes,
 )
 from lmforge.curate.layout import attribute_dir, attribute_path, source_of
-from lmforge.curate.shards import ShardTask, file_size, fingerprint, merged_stats, remove_file, run_shards
+from lmforge.curate.shards import (
+    Execution,
+    ShardTask,
+    file_size,
+    fingerprint,
+    merged_stats,
+    remove_file,
+    run_shards,
+)
 from lmforge.curate.stats import StepStats
-from lmforge.curate.tag import _execution
 from lmforge.documents import ReadStats, read_documents
 from lmforge.io import atomic_write, exists, expand_paths, join, open_file, read_json, write_json
 
@@ -253,7 +260,7 @@ def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]
         for path in files
     ]
     results, skipped = run_shards(
-        _hash_shard, tasks, state_dir=join(state, "phase1"), settings=settings, execution=_execution(execution),
+        _hash_shard, tasks, state_dir=join(state, "phase1"), settings=settings, execution=Execution.from_config(execution),
         desc="dedup: hash",
     )  # fmt: skip
     stats = merged_stats(results)

@@ -24,9 +24,8 @@ from typing import IO, Any
 from lmforge.curate.config import ExecutionConfig, MixConfig
 from lmforge.curate.expr import Expression
 from lmforge.curate.layout import attribute_path, source_of
-from lmforge.curate.shards import ShardTask, file_size, merged_stats, remove_file, run_shards
+from lmforge.curate.shards import Execution, ShardTask, file_size, merged_stats, remove_file, run_shards
 from lmforge.curate.stats import StepStats
-from lmforge.curate.tag import _execution
 from lmforge.documents import ReadStats, read_documents
 from lmforge.io import (
     InputError,
@@ -253,7 +252,7 @@ def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
             tasks.append(ShardTask(key=prefix, inputs=inputs, outputs=(), params=task_params))
         results, skipped = run_shards(
             _mix_task, tasks, state_dir=join(stream.output.path, ".lmforge-state", "mix"),
-            settings={"step": "mix", **params}, execution=_execution(execution), desc=f"mix {stream.name}",
+            settings={"step": "mix", **params}, execution=Execution.from_config(execution), desc=f"mix {stream.name}",
         )  # fmt: skip
         stats = merged_stats(results)
         summary = stats.to_dict(

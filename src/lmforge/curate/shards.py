@@ -40,6 +40,17 @@ class Execution:
     progress: bool = True
     force: bool = False  # ignore completion markers
 
+    @classmethod
+    def from_config(cls, config: Any) -> Execution:
+        """From an :class:`lmforge.curate.config.ExecutionConfig`."""
+        return cls(
+            processes=config.processes,
+            executor=config.executor,
+            ray_address=config.ray_address,
+            progress=config.progress,
+            force=config.force,
+        )
+
 
 def file_size(path: str) -> int:
     if is_remote(path):

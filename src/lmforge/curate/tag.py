@@ -113,7 +113,7 @@ def run_tag(config: TagConfig, execution: ExecutionConfig) -> dict[str, Any]:
         tasks,
         state_dir=state_dir,
         settings=settings,
-        execution=_execution(execution),
+        execution=Execution.from_config(execution),
         desc="tag",
     )
     stats = merged_stats(results)
@@ -126,13 +126,3 @@ def run_tag(config: TagConfig, execution: ExecutionConfig) -> dict[str, Any]:
                 write_json(target, summary)
                 written.add(target)
     return {**summary, "skipped_shards": skipped}
-
-
-def _execution(execution: ExecutionConfig) -> Execution:
-    return Execution(
-        processes=execution.processes,
-        executor=execution.executor,
-        ray_address=execution.ray_address,
-        progress=execution.progress,
-        force=execution.force,
-    )
