@@ -64,7 +64,7 @@ class BudgetConfig:
     and resumes keep the same plan)."""
 
     train_minutes: float | None = None
-    probe_steps: int = 3
+    probe_steps: int = 5
 
     def validate(self) -> None:
         if self.train_minutes is not None:
