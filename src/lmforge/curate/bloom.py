@@ -22,13 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from lmforge.config import ConfigError
 from lmforge.io import atomic_write, open_file
 
 MAGIC = b"LMFBLOOM"
 
 
-class StaleFilterError(ValueError):
-    pass
+class StaleFilterError(ConfigError):
+    """A saved filter that must not be used for this run (a ConfigError: the CLI prints it, exit 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("dedup.bloom.file", message)
 
 
 def optimal_size(expected_count: int, false_positive_rate: float) -> tuple[int, int]:

@@ -21,8 +21,9 @@ import math
 from collections.abc import Iterator
 from typing import IO, Any
 
+from lmforge.config import ConfigError
 from lmforge.curate.config import ExecutionConfig, MixConfig
-from lmforge.curate.expr import Expression
+from lmforge.curate.expr import Expression, ExpressionError
 from lmforge.curate.layout import attribute_path, source_of
 from lmforge.curate.shards import Execution, ShardTask, file_size, merged_stats, remove_file, run_shards
 from lmforge.curate.stats import StepStats
@@ -238,8 +239,12 @@ def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
     summaries = {}
     for stream in config.streams:
         # compile once here so a bad expression fails before any work, with its column
-        for expression in [*stream.filter.include, *stream.filter.exclude]:
-            Expression.parse(expression)
+        for kind in ("include", "exclude"):
+            for j, expression in enumerate(getattr(stream.filter, kind)):
+                try:
+                    Expression.parse(expression)
+                except ExpressionError as err:
+                    raise ConfigError(f"mix.streams[{stream.name}].filter.{kind}[{j}]", str(err)) from None
         files = expand_paths(stream.documents)
         stream_dict = dataclasses.asdict(stream)
         params = {"stream": stream_dict, "seed": config.seed, "on_error": execution.on_error}

@@ -13,6 +13,7 @@ import importlib
 import json
 from typing import Any
 
+from lmforge.config import ConfigError
 from lmforge.curate.config import ExecutionConfig, TagConfig, TaggerSpec
 from lmforge.curate.layout import attribute_dir, attribute_key, attribute_path, source_of
 from lmforge.curate.shards import Execution, ShardTask, merged_stats, run_shards
@@ -81,8 +82,11 @@ def run_tag(config: TagConfig, execution: ExecutionConfig) -> dict[str, Any]:
     """Tag every document file; returns the step's stats (also written to each attribute folder)."""
     import_modules(execution.imports)
     specs = config.specs()
-    for spec in specs:  # fail fast, before any worker starts, on unknown names or bad options
-        make_tagger(spec.name, **spec.options)
+    for i, spec in enumerate(specs):  # fail fast, before any worker starts, on unknown names or bad options
+        try:
+            make_tagger(spec.name, **spec.options)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"tag.taggers[{i}]", str(err).strip('"')) from None
     files = expand_paths(config.documents)
     groups = _groups(specs, config.experiment)
     spec_json = json.dumps([{"name": s.name, "options": s.options} for s in specs], sort_keys=True)
