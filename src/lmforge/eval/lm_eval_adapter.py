@@ -3,11 +3,11 @@
 Importing this module registers the model class under the name ``lmforge``. lm-eval has no plugin
 discovery, so run its CLI through this module (it registers, then hands the arguments to lm-eval):
 
-    python -m lmforge.eval.lm_eval_adapter --model lmforge --model_args path=DIR,batch_size=16 --tasks arc_easy
+    python -m lmforge.eval.lm_eval_adapter --model lmforge --model_args path=DIR --batch_size 16 --tasks arc_easy
 
 or, from Python, ``import lmforge.eval.lm_eval_adapter`` before ``lm_eval.simple_evaluate(model="lmforge")``.
-Model args: ``path`` (required), ``tokenizer``, ``device``, ``dtype``, ``batch_size``, ``max_length``,
-``prefix_token_id``. Requests are scored by lmforge's own :class:`~lmforge.eval.scoring.Scorer` (same numbers
+Model args: ``path`` (required), ``tokenizer``, ``dtype``, ``max_length``, ``prefix_token_id``; the batch
+size and device come from lm-eval's own ``--batch_size`` / ``--device`` (giving them twice is an error). Requests are scored by lmforge's own :class:`~lmforge.eval.scoring.Scorer` (same numbers
 as lm-eval's ``hf`` backend, faster layout); generation uses :func:`lmforge.generate.generate` (greedy unless
 the task asks for sampling).
 """
@@ -35,7 +35,6 @@ def _as_int(value: Any, default: int) -> int:
     return int(str(value).split(":")[0])
 
 
-@register_model("lmforge")
 class LmforgeLM(LM):
     def __init__(
         self,
@@ -53,7 +52,8 @@ class LmforgeLM(LM):
         import lmforge
         from lmforge.eval.cli import _dtype
 
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if not device or (str(device).startswith("cuda") and not torch.cuda.is_available()):
+            device = "cuda" if torch.cuda.is_available() else "cpu"  # lm-eval's CLI defaults to cuda
         self.model = lmforge.load_model(path, device=device, dtype=_dtype(dtype)).eval()
         self.tok = load_eval_tokenizer(
             path, tokenizer, None if prefix_token_id is None else int(prefix_token_id)
@@ -114,6 +114,10 @@ class LmforgeLM(LM):
         return outputs
 
 
+if __name__ != "__main__":  # run as a script, the canonical module registers itself when imported below
+    register_model("lmforge")(LmforgeLM)
+
+
 def main(argv: list[str] | None = None) -> None:
     """lm-eval's command line with the ``lmforge`` model registered."""
     from lm_eval.__main__ import cli_evaluate
@@ -124,4 +128,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import lmforge.eval.lm_eval_adapter as adapter  # registers lmforge.eval.lm_eval_adapter.LmforgeLM
+
+    adapter.main()
