@@ -211,3 +211,35 @@ def test_cli_subcommands(corpus, tmp_path, capsys):
     assert "filtered 1" in capsys.readouterr().err
     assert curate_main(["taggers"]) == 0
     assert "gopher_v1" in capsys.readouterr().out
+
+
+def test_rerun_after_sigkill_ends_byte_identical(corpus, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    clean = tmp_path / "clean"
+    shutil.copytree(corpus, clean)
+    here = str(Path(__file__).parent)
+
+    def tag(root, kill_on=None):
+        env = {**os.environ, "PYTHONPATH": here + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        if kill_on:
+            env["LMFORGE_TEST_KILL_ON"] = kill_on
+        cmd = [sys.executable, "-m", "lmforge.cli", "curate", "tag", "--documents", str(root / "documents/**/*.gz"),
+               "--taggers", "test_killer_v1,gopher_v1", "--import", "curate_killer", "--no-progress"]  # fmt: skip
+        return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
+    killed = tag(
+        corpus,
+        kill_on="Another start.\n" + "This paragraph appears in several documents across the corpus.\n",
+    )
+    assert killed.returncode == -9  # SIGKILL in the middle of web/part-1, the last file
+    assert not (corpus / "attributes/gopher_v1/web/part-1.jsonl.gz").exists()
+    assert (corpus / "attributes/gopher_v1/web/part-0.jsonl.gz").exists()
+    resumed = tag(corpus)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "skipped finished shards: 2" in resumed.stderr
+    assert tag(clean).returncode == 0
+    assert _files(corpus / "attributes") == _files(clean / "attributes")

@@ -44,6 +44,7 @@ from lmforge.curate.shards import (
     fingerprint,
     merged_stats,
     remove_file,
+    remove_stale_temporaries,
     run_shards,
 )
 from lmforge.curate.stats import StepStats
@@ -283,6 +284,7 @@ def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]
                 )
             paragraph_set = bloom
     phase2 = _Phase2(config, paragraph_set)
+    remove_stale_temporaries(outputs)
     bar = tqdm(
         total=len(files), desc="dedup: mark", unit="shard", disable=not execution.progress, leave=False
     )

@@ -25,7 +25,15 @@ from lmforge.config import ConfigError
 from lmforge.curate.config import ExecutionConfig, MixConfig
 from lmforge.curate.expr import Expression, ExpressionError
 from lmforge.curate.layout import attribute_path, source_of
-from lmforge.curate.shards import Execution, ShardTask, file_size, merged_stats, remove_file, run_shards
+from lmforge.curate.shards import (
+    Execution,
+    ShardTask,
+    file_size,
+    merged_stats,
+    remove_file,
+    remove_stale_temporaries,
+    run_shards,
+)
 from lmforge.curate.stats import StepStats
 from lmforge.documents import ReadStats, read_documents
 from lmforge.io import (
@@ -120,6 +128,7 @@ def _mix_task(task: ShardTask) -> dict[str, Any]:
     stats = StepStats()
     copies_written = 0
     prefix = p["prefix"]
+    remove_stale_temporaries([prefix])  # parts of a killed run: .<stream>-<task>-<part>.jsonl.gz.tmp-*
     # an exception inside this block aborts every open part file (nothing half-written is published)
     with contextlib.ExitStack() as stack:
         writer = _ShardWriter(

@@ -9,8 +9,10 @@ input files' names and sizes: change either and the shard runs again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import glob
 import hashlib
 import json
 import os
@@ -78,9 +80,25 @@ def marker_path(state_dir: str, key: str) -> str:
     return join(state_dir, hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
 
 
+def remove_stale_temporaries(outputs: Sequence[str]) -> None:
+    """Delete temporary files a killed run left beside these outputs (``.<name>*.tmp-*``, local only:
+    remote outputs are staged in the local temp folder)."""
+    for output in outputs:
+        if is_remote(output):
+            continue
+        local = output[len("file://") :] if output.startswith("file://") else output
+        pattern = os.path.join(
+            os.path.dirname(local) or ".", "." + glob.escape(os.path.basename(local)) + "*.tmp-*"
+        )
+        for path in glob.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+
 def _run_and_mark(
     worker: Callable[[ShardTask], dict[str, Any]], state_dir: str, prints: dict[str, str], task: ShardTask
 ) -> dict[str, Any]:
+    remove_stale_temporaries(task.outputs)
     result = worker(task)
     write_json(marker_path(state_dir, task.key), {"key": task.key, "fingerprint": prints[task.key], **result})
     return result
