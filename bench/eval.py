@@ -46,11 +46,11 @@ def timed(fn):
     return out, time.perf_counter() - w0, cpu_seconds() - c0
 
 
-def lm_eval_side(task, lm, limit):
+def lm_eval_side(task, lm, limit, num_fewshot=0):
     """lm-eval's own request building, scoring (timed) and per-example metrics."""
     task.set_fewshot_seed(1234)
-    docs = list(task.validation_docs())[:limit]
-    per_doc = [task.construct_requests(d, task.fewshot_context(d, num_fewshot=0), metadata=("b", i, 1))
+    docs = list(task.test_docs() if task.has_test_docs() else task.validation_docs())[:limit]
+    per_doc = [task.construct_requests(d, task.fewshot_context(d, num_fewshot=num_fewshot), metadata=("b", i, 1))
                for i, d in enumerate(docs)]  # fmt: skip
     instances = [inst for insts in per_doc for inst in insts]
     scores, wall, cpu = timed(lambda: lm.loglikelihood(instances, disable_tqdm=True))
@@ -63,7 +63,7 @@ def lm_eval_side(task, lm, limit):
     return {k: sum(v) / len(v) for k, v in metrics.items()}, [s[0] for s in scores], len(docs), wall, cpu
 
 
-def lmforge_side(name, model, tokenizer, limit, batch_size, max_length):
+def lmforge_side(name, model, tokenizer, limit, batch_size, max_length, num_fewshot=0):
     from lmforge.eval.downstream import PairEncoder, prepare_task, score_prepared
     from lmforge.eval.tasks.data import load_examples
     from lmforge.eval.tasks.registry import get_task
@@ -73,13 +73,45 @@ def lmforge_side(name, model, tokenizer, limit, batch_size, max_length):
     rows = load_examples(spec.dataset, name, data_dir)  # dataset loading is not timed (nor is lm-eval's)
 
     def run():
-        prepared = prepare_task(spec, PairEncoder(tokenizer), data_dir, limit, 0, all_rows=rows)
+        prepared = prepare_task(spec, PairEncoder(tokenizer), data_dir, limit, num_fewshot, all_rows=rows)
         return score_prepared(model, [prepared], max_length, batch_size, progress=False)
 
     # time the same span as lm-eval's: tokenization + scoring (prompt rendering is included here; it is cheap)
     (results, records), wall, cpu = timed(run)
     lls = [ll for r in records for ll in r["loglikelihoods"]]
     return results[name], lls, len(records), wall, cpu
+
+
+def mmlu_tasks(n_subjects: int) -> dict:
+    """lm-eval's stock MMLU subject tasks, pointed at the shared test/dev rows of the first N subjects."""
+    if n_subjects <= 0:
+        return {}
+    import tempfile
+
+    import lm_eval.tasks
+    from lm_eval.tasks import TaskManager
+
+    from lmforge.eval.tasks.registry import MMLU_SUBJECTS
+
+    root = os.path.dirname(lm_eval.tasks.__file__)
+    folder = tempfile.mkdtemp(prefix="bench-mmlu-")
+    rows = {}
+    for split in ("test", "dev"):
+        with gzip.open(os.path.join(SHARED, "data", "eval", f"mmlu.{split}.jsonl.gz"), "rt") as f:
+            rows[split] = [json.loads(line) for line in f if line.strip()]
+    for subject in MMLU_SUBJECTS[:n_subjects]:
+        files = {}
+        for split, all_rows in rows.items():
+            files[split] = os.path.join(folder, f"{subject}.{split}.jsonl")
+            with open(files[split], "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in all_rows if r["subject"] == subject)
+        with open(os.path.join(folder, f"b_mmlu_{subject}.yaml"), "w") as f:
+            f.write(f"include: {root}/mmlu/default/mmlu_{subject}.yaml\ntask: b_mmlu_{subject}\ntag: []\n"
+                    f"dataset_path: json\ndataset_name: null\n"
+                    f"dataset_kwargs:\n  data_files: {{test: {files['test']}, dev: {files['dev']}}}\n")  # fmt: skip
+    manager = TaskManager(include_path=folder, include_defaults=False)
+    loaded = manager.load_task_or_group([f"b_mmlu_{s}" for s in MMLU_SUBJECTS[:n_subjects]])
+    return {s: loaded[f"b_mmlu_{s}"] for s in MMLU_SUBJECTS[:n_subjects]}
 
 
 def ppl_compare(ppl_dir, model, tokenizer, lm, max_length, batch_size, repeats):
@@ -126,6 +158,10 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=4, help="the same for both (run.sh's default is 4)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="1: the box is shared; more threads thrash")
+    ap.add_argument(
+        "--mmlu-subjects", type=int, default=0, help="also the first N MMLU subjects (test split)"
+    )
+    ap.add_argument("--mmlu-shots", type=int, default=5, help="MMLU shots: the first K of the dev split")
     ap.add_argument("--ppl-dir", default=None, help="also compare loglikelihood_rolling on these documents")
     ap.add_argument("--ppl-max-length", type=int, default=None)
     args = ap.parse_args()
@@ -159,13 +195,15 @@ def main() -> int:
     print(header)
     totals = {"theirs": 0.0, "ours": 0.0, "theirs_cpu": 0.0, "ours_cpu": 0.0, "n": 0}
     identical = True
-    for name in names:
+    runs = [(name, tasks[f"bench_{name}"], 0) for name in names]
+    runs += [(f"mmlu_{s}", task, args.mmlu_shots) for s, task in mmlu_tasks(args.mmlu_subjects).items()]
+    for name, lm_task, shots in runs:
         theirs_t, ours_t = [], []
         for _ in range(args.repeats):
-            t_metrics, t_lls, n, tw, tc = lm_eval_side(tasks[f"bench_{name}"], lm, args.limit)
+            t_metrics, t_lls, n, tw, tc = lm_eval_side(lm_task, lm, args.limit, shots)
             theirs_t.append((tw, tc))
             o_metrics, o_lls, n2, ow, oc = lmforge_side(
-                name, model, tokenizer, args.limit, args.batch_size, max_length
+                name, model, tokenizer, args.limit, args.batch_size, max_length, shots
             )
             ours_t.append((ow, oc))
         assert n == n2, (name, n, n2)
