@@ -104,11 +104,15 @@ def test_filters_replacements_provenance_and_stats(tagged, tmp_path):
 def test_sampling_and_upsampling_are_deterministic(tmp_path):
     root = tmp_path / "data"
     write_docs(root / "documents/s/a.jsonl.gz", [doc(i, f"text {i}") for i in range(400)])
-    summary = _mix(root, tmp_path, sampling_rate=0.25)
+    summary = _mix(root, tmp_path, sampling_rate=0.25, filter={"include": ["len(doc.text) > 6"]})
     kept = [d["id"] for d in _out(tmp_path)]
     assert 60 < len(kept) < 140
-    assert summary["total"]["filtered_by"] == {"sampling": 400 - len(kept)}
-    assert kept == [str(i) for i in range(400) if sample_copies(0.25, 7, "s", str(i))]
+    sampled = [str(i) for i in range(10, 400) if sample_copies(0.25, 7, "s", str(i))]
+    assert kept == sampled  # "text 0".."text 9" fail the include rule first
+    assert summary["total"]["filtered_by"] == {
+        "include failed: len(doc.text) > 6": 10,
+        "sampling": 390 - len(kept),
+    }
     summary = _mix(root, tmp_path / "up", sampling_rate=2.5)
     ids = [d["id"] for d in _out(tmp_path / "up")]
     counts = {i: ids.count(str(i)) for i in range(400)}

@@ -6,6 +6,7 @@ from lmforge.curate.tag import run_tag
 ray = pytest.importorskip("ray")
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_bytes_as_local(corpus, tmp_path):
     import shutil
 

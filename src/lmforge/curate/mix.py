@@ -188,8 +188,9 @@ def _mix_file(
             attributes.update(row.get("attributes") or {})
         if "attributes" in doc and isinstance(doc["attributes"], dict):
             attributes = {**doc["attributes"], **attributes}
-        if includes and not all(e(doc, attributes) for e in includes):
-            stats.drop(source, nbytes, "include: not all conditions hold")
+        failed = next((e.source for e in includes if not e(doc, attributes)), None)
+        if failed is not None:
+            stats.drop(source, nbytes, f"include failed: {failed}")
             continue
         reason = next((e.source for e in excludes if e(doc, attributes)), None)
         if reason is not None:
