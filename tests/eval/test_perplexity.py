@@ -71,6 +71,7 @@ def test_ppl_cli_reports_domains_sources_and_documents(tmp_path, lmforge_model_d
     assert set(res["domains"]) == {"web/en", "web/de", "code/unknown"}  # no source field: the folder's name
     assert res["sources"]["web"]["domain_keys"] == ["web/de", "web/en"]
     assert res["overall"]["micro"]["documents"] == 3  # the empty document has nothing to score
+    assert (res["documents_read"], res["documents_empty"]) == (4, 1)
     web = res["sources"]["web"]
     assert web["bits_per_byte"] == pytest.approx(
         (res["domains"]["web/en"]["bits_per_byte"] + res["domains"]["web/de"]["bits_per_byte"]) / 2

@@ -73,13 +73,15 @@ def ppl_main(argv: Sequence[str]) -> int:
     parser.add_argument("--domain-field", default="source", help="document field naming the domain (dotted)")
     args = parser.parse_args(list(argv))
     model, tokenizer, max_len = _load(args)
-    docs = read_eval_documents(args.data, args.domain_field)
+    counts: dict[str, int] = {}
+    docs = read_eval_documents(args.data, args.domain_field, counts)
     started = time.perf_counter()
     windows = DocumentWindows(docs, tokenizer, max_len, args.stride)
     scores = windows.score(model, args.batch_size, progress=not args.no_progress)
     results = {
         "model": args.model, "max_seq_len": max_len, "stride": args.stride or max_len,
         "domain_field": args.domain_field, "prefix_token_id": tokenizer.prefix_id,
+        "documents_read": counts["read"], "documents_empty": counts["empty"],
         "seconds": round(time.perf_counter() - started, 3), **aggregate(scores),
     }  # fmt: skip
     write_json(args.output, results)

@@ -63,20 +63,31 @@ def _field(doc: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def read_eval_documents(patterns: str | Sequence[str], domain_field: str = "source") -> list[EvalDocument]:
+DOCUMENT_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst", ".jsonl.zstd")
+
+
+def read_eval_documents(
+    patterns: str | Sequence[str], domain_field: str = "source", counts: dict[str, int] | None = None
+) -> list[EvalDocument]:
     """Dolma documents from files matching ``patterns``; empty texts are skipped (nothing to score).
 
     ``source`` is the document's ``source`` field (else its folder's name); ``domain`` is ``domain_field``
-    (a dotted path such as ``metadata.lang``; by default the source itself).
+    (a dotted path such as ``metadata.lang``; by default the source itself). ``counts`` (if given) receives
+    ``read`` and ``empty`` so that read = scored + empty.
     """
     from lmforge.documents import read_documents
     from lmforge.io import expand_paths
 
+    counts = counts if counts is not None else {}
+    counts.update(read=0, empty=0)
     docs: list[EvalDocument] = []
-    for path in expand_paths(list(patterns) if not isinstance(patterns, str) else patterns):
+    paths = expand_paths(list(patterns) if not isinstance(patterns, str) else patterns)
+    for path in [p for p in paths if p.endswith(DOCUMENT_SUFFIXES)]:
         folder = os.path.basename(os.path.dirname(path)) or "unknown"
         for line, doc in read_documents(path):
+            counts["read"] += 1
             if not doc["text"]:
+                counts["empty"] += 1
                 continue
             source = str(doc.get("source") or folder)
             domain = source if domain_field == "source" else str(_field(doc, domain_field) or "unknown")
