@@ -19,6 +19,7 @@ contaminated documents dropped, contaminated paragraphs removed from the others.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -164,37 +165,33 @@ def _decontaminate_shard(task: ShardTask) -> dict[str, Any]:
     keys = {a: attribute_key(name, "ngram_overlap", a) for a in ("paragraph", "document", "contaminated")}
     read = ReadStats()
     stats = StepStats()
-    with atomic_write(task.outputs[0], "wt") as attrs_out:
-        cleaned_out = None
-        if p["action"] == "remove":
-            cleaned_cm = atomic_write(task.outputs[1], "wt")
-            cleaned_out = cleaned_cm.__enter__()
-        try:
-            for _, doc in read_documents(doc_path, on_error=p["on_error"], stats=read):
-                text = doc["text"]
-                source = source_of(doc_path, doc)
-                nbytes = len(text.encode("utf-8", "surrogatepass"))
-                overlaps = paragraph_overlaps(text, index, p["ngram_size"], p["short_lengths"])
-                bad = [(s, e, round(o, 5)) for s, e, o in overlaps if o > p["paragraph_threshold"]]
-                share = sum(e - s for s, e, _ in bad) / len(text) if text else 0.0
-                contaminated = share > p["document_threshold"]
-                attrs: dict[str, Any] = {keys["paragraph"]: [list(b) for b in bad]}
-                attrs[keys["document"]] = [[0, len(text), round(share, 5)]]
-                if contaminated:
-                    attrs[keys["contaminated"]] = [[0, len(text), 1.0]]
-                attrs_out.write(
-                    json.dumps({"id": doc.get("id"), "attributes": attrs}, ensure_ascii=False) + "\n"
-                )
-                if contaminated:
-                    stats.source(source).modified["contaminated_documents"] += 1
-                if bad:
-                    stats.source(source).modified["contaminated_paragraphs"] += len(bad)
-                if cleaned_out is None:
-                    stats.keep(source, nbytes)
-                    continue
-                if contaminated:
-                    stats.drop(source, nbytes, "contaminated document")
-                    continue
+    # an exception aborts both outputs (ExitStack hands it to each atomic_write)
+    with contextlib.ExitStack() as stack:
+        attrs_out = stack.enter_context(atomic_write(task.outputs[0], "wt"))
+        cleaned_out = (
+            stack.enter_context(atomic_write(task.outputs[1], "wt")) if p["action"] == "remove" else None
+        )
+        for _, doc in read_documents(doc_path, on_error=p["on_error"], stats=read):
+            text = doc["text"]
+            source = source_of(doc_path, doc)
+            nbytes = len(text.encode("utf-8", "surrogatepass"))
+            overlaps = paragraph_overlaps(text, index, p["ngram_size"], p["short_lengths"])
+            bad = [(s, e, round(o, 5)) for s, e, o in overlaps if o > p["paragraph_threshold"]]
+            share = sum(e - s for s, e, _ in bad) / len(text) if text else 0.0
+            contaminated = share > p["document_threshold"]
+            attrs: dict[str, Any] = {keys["paragraph"]: [list(b) for b in bad]}
+            attrs[keys["document"]] = [[0, len(text), round(share, 5)]]
+            if contaminated:
+                attrs[keys["contaminated"]] = [[0, len(text), 1.0]]
+                stats.source(source).modified["contaminated_documents"] += 1
+            if bad:
+                stats.source(source).modified["contaminated_paragraphs"] += len(bad)
+            attrs_out.write(json.dumps({"id": doc.get("id"), "attributes": attrs}, ensure_ascii=False) + "\n")
+            if cleaned_out is None:
+                stats.keep(source, nbytes)
+            elif contaminated:
+                stats.drop(source, nbytes, "contaminated document")
+            else:
                 if bad:
                     pieces, cursor = [], 0
                     for s, e, _ in bad:
@@ -204,12 +201,6 @@ def _decontaminate_shard(task: ShardTask) -> dict[str, Any]:
                     doc = {**doc, "text": "".join(pieces)}
                 cleaned_out.write(json.dumps(doc, ensure_ascii=False) + "\n")
                 stats.keep(source, nbytes)
-        except BaseException as err:
-            if cleaned_out is not None:
-                cleaned_cm.__exit__(type(err), err, err.__traceback__)
-            raise
-        if cleaned_out is not None:
-            cleaned_cm.__exit__(None, None, None)
     stats.add_read_stats(source_of(doc_path), read)
     return {"stats": stats.to_json()}
 
