@@ -67,6 +67,8 @@ def test_fasttext_tagger_with_a_real_model_file(tmp_path, fasttext_model):
     assert attrs["hq"][0][2] > 0.99 and attrs["hq"][1][2] < 0.01
     assert set(attrs) == {"hq", "doc_hq"}
     assert attrs["doc_hq"][0][2] == pytest.approx((10 * attrs["hq"][0][2] + 8 * attrs["hq"][1][2]) / 18)
+    odd = tagger.tag({"text": "good \ud800 bad\x00 good"})  # a lone surrogate must not crash the C++ side
+    assert odd["hq"][0][2] > 0.5
 
 
 def test_fasttext_tagger_with_injected_predictor():

@@ -57,7 +57,8 @@ def load_fasttext_predictor(model_path: str, k: int = -1) -> Predictor:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # one example a line; lone surrogates cannot cross into fastText's C++ (UTF-8) and become "?"
+    return " ".join(text.split()).encode("utf-8", "replace").decode("utf-8")
 
 
 @register_tagger("fasttext_v1")
