@@ -243,3 +243,34 @@ def test_rerun_after_sigkill_ends_byte_identical(corpus, tmp_path):
     assert "skipped finished shards: 2" in resumed.stderr
     assert tag(clean).returncode == 0
     assert _files(corpus / "attributes") == _files(clean / "attributes")
+
+
+def test_every_step_gives_the_same_bytes_with_one_or_two_processes(corpus, tmp_path):
+    outputs = []
+    for processes in (1, 2):
+        root = tmp_path / f"p{processes}"
+        shutil.copytree(corpus, root / "data")
+        docs = str(root / "data/documents/**/*.jsonl.gz")
+        config = {
+            "steps": ["tag", "dedup", "mix"],
+            "execution": {"processes": processes, "progress": False},
+            "tag": {"documents": [docs], "taggers": ["gopher_v1", "c4_v2", "pii_regex_with_counts_fast_v2"]},
+            "dedup": {"documents": [docs], "minhash": {}, "exact_documents": {}},
+            "mix": {
+                "streams": [
+                    {
+                        "name": "all",
+                        "documents": [docs],
+                        "attributes": ["gopher_v1", "dedupe"],
+                        "output": {"path": str(root / "mixed"), "max_size_in_bytes": 300},
+                        "span_replacement": [{"span": "bff_duplicate_paragraph_spans"}],
+                        "sampling_rate": 1.5,
+                        "provenance": False,  # absolute paths differ between the two copies
+                    }
+                ]
+            },
+        }
+        run_curation(load_curate_config(None, config))
+        outputs.append(_files(root))
+    assert outputs[0] == outputs[1]
+    assert any(name.startswith("mixed/all-") for name in outputs[0])

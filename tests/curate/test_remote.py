@@ -38,7 +38,7 @@ def test_tag_dedup_mix_on_fsspec_urls():
         },
     )
     summary = run_mix(mix, execution)["m"]
-    [out] = summary["outputs"]
+    [out] = summary["output_paths"]
     with fs.open(out.removeprefix("memory://"), "rb") as f:
         texts = [json.loads(line)["text"] for line in gzip.decompress(f.read()).decode().splitlines()]
     assert texts == ["hello world\nsame line", "fresh"]

@@ -61,7 +61,7 @@ def test_steps_on_s3(s3):
         },
     )
     summary = run_mix(mix, execution)["m"]
-    [out] = summary["outputs"]
+    [out] = summary["output_paths"]
     with s3.open(out.removeprefix("s3://"), "rb") as f:
         texts = [json.loads(line)["text"] for line in gzip.decompress(f.read()).decode().splitlines()]
     assert texts == ["hello world\nsame line", "fresh"]

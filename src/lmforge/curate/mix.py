@@ -275,8 +275,10 @@ def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
             stream=stream.name,
             files=len(files),
             documents_out=sum(r["documents_out"] for r in results),
-            outputs=[path for r in results for path in r["outputs"]],
+            # names relative to the output folder, so stats.json stays valid when the folder moves
+            outputs=[path.rsplit("/", 1)[-1] for r in results for path in r["outputs"]],
         )
         write_json(join(stream.output.path, f"stats-{stream.name}.json"), summary)
-        summaries[stream.name] = {**summary, "skipped_shards": skipped}
+        paths = [path for r in results for path in r["outputs"]]
+        summaries[stream.name] = {**summary, "output_paths": paths, "skipped_shards": skipped}
     return summaries
