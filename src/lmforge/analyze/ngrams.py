@@ -2,8 +2,9 @@
 
 Pass 1 (per shard): every n-gram hash goes into a count-min sketch (``depth`` rows of ``2^width_log2``
 uint32 counters, a fixed 32 MiB by default); after each batch the shard keeps the ``capacity`` hashes with
-the largest sketch estimates as its candidates. The sketch never underestimates, so any n-gram making up
-more than ``1/capacity`` of a shard's n-grams stays a candidate of that shard, and any n-gram making up more
+the largest sketch estimates as its candidates. The sketch never underestimates, so an n-gram making up more
+than ``1/capacity`` of a shard's n-grams can only be pushed out by ``capacity`` others with estimates at
+least as large, which only overestimates (rare in a wide sketch) can produce; and an n-gram making up more
 than ``1/capacity`` of the corpus does so in at least one shard.
 
 The parent unions the shards' candidates (ranked by summed estimates, capped at ``pool`` per size), and
