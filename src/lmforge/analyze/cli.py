@@ -67,16 +67,26 @@ def analyze_parser() -> argparse.ArgumentParser:
         "--ngram-n", type=_int_list, default=[1, 2, 3], help="n-gram sizes, e.g. 2,3 (default 1,2,3)"
     )
     parser.add_argument("--top-k", type=int, default=25, help="n-grams reported per size; 0 skips n-grams")
-    parser.add_argument("--contamination-n", type=int, default=13)
-    parser.add_argument("--contamination-short-n", type=int, default=8)
-    parser.add_argument("--contamination-min-share", type=float, default=0.0)
+    parser.add_argument("--contamination-n", type=int, default=13, help="n-gram size for contamination (13)")
+    parser.add_argument(
+        "--contamination-short-n",
+        type=int,
+        default=8,
+        help="n for text fields shorter than --contamination-n (8)",
+    )
+    parser.add_argument(
+        "--contamination-min-share",
+        type=float,
+        default=0.0,
+        help="also require this share of an example's n-grams to be found (default: any one)",
+    )
     parser.add_argument(
         "--language-max-chars", type=int, default=None, help="identify language on a prefix only"
     )
-    parser.add_argument("--no-languages", action="store_true")
-    parser.add_argument("--no-pii", action="store_true")
-    parser.add_argument("--no-duplicates", action="store_true")
-    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--no-languages", action="store_true", help="skip CLD2 language identification")
+    parser.add_argument("--no-pii", action="store_true", help="skip PII counts")
+    parser.add_argument("--no-duplicates", action="store_true", help="skip exact duplicate statistics")
+    parser.add_argument("--no-plots", action="store_true", help="no PNG plots in the report")
     _executor_arguments(parser)
     return parser
 
