@@ -119,17 +119,27 @@ def test_greedy_flag_true_for_argmax_continuation():
 
 
 def test_continuations_sharing_prefixes_share_tree_nodes_and_score_the_same():
-    from lmforge.eval.scoring import _packed_rows
-
     model = _tiny_model()
     context = [9, 8, 7]
     conts = [[1, 2, 3, 4], [1, 2, 3, 5], [1, 2], [1], [6, 2, 3]]
-    (row,) = _packed_rows(list(range(5)), context, conts, 64, True)
+    requests = [(context, c) for c in conts]
+    (row,) = Scorer(model, 32, progress=False)._rows(requests)
     assert row.tokens == [9, 8, 7, 1, 2, 3, 6, 2]  # 1-2-3 stored once; last tokens are never inputs
     assert row.depths == [0, 1, 2, 3, 4, 5, 3, 4]
     mask = row.ancestor_mask()
     assert mask[7].tolist() == [True, True, True, False, False, False, True, True]
-    requests = [(context, c) for c in conts]
     got = Scorer(model, 32, batch_size=2, progress=False).score(requests + _requests(seed=5))
+    for score, (ctx, cont) in zip(got, requests):
+        assert score.logprob == pytest.approx(_reference(model, ctx, cont, 32)[0], abs=1e-4)
+
+
+def test_contexts_with_a_common_beginning_share_it():
+    model = _tiny_model()
+    shots = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]  # a k-shot prefix every question starts with
+    requests = [(shots + [30 + q], [40 + c]) for q in range(3) for c in range(4)]
+    requests += [(shots[:8] + [1, 2], [3, 4])]  # a different context with the same first 8 tokens
+    rows = Scorer(model, 32, progress=False)._rows(requests)
+    assert len(rows) == 1 and len(rows[0].tokens) == 10 + 3 + 2 + 1
+    got = Scorer(model, 32, batch_size=3, progress=False).score(requests)
     for score, (ctx, cont) in zip(got, requests):
         assert score.logprob == pytest.approx(_reference(model, ctx, cont, 32)[0], abs=1e-4)

@@ -6,10 +6,11 @@ Semantics are lm-eval's ``hf`` backend (``_loglikelihood_tokens``): the model re
 whether greedy decoding would have produced every continuation token.
 
 What is different is only how the work is laid out, never the numbers:
-- requests that share a context (the answer choices of one question) are packed into one row as a prefix
-  tree: the context once, then the continuations, where continuations that start with the same tokens share
-  them too (PIQA's two solutions often differ in a few words). Each token attends to its ancestors only (a
-  tree-shaped causal mask; positions are depths), so it sees exactly the sequence it would see alone;
+- requests whose token sequences start alike are packed into one row as a prefix tree: the answer choices
+  of a question share their context, continuations share their common beginning (PIQA's two solutions
+  often differ in a few words), WinoGrande's two contexts share the sentence before the blank, and MMLU
+  questions share their k-shot prefix. Each token attends to its ancestors only (a tree-shaped causal
+  mask; positions are depths), so it sees exactly the sequence it would see alone;
 - a token's next-token distribution is computed once however many continuations it predicts for, and only
   where something is scored, in chunks, instead of a [batch, seq, vocab] log-softmax over every position;
 - rows are sorted longest first and batched, so padding is small and memory peaks at the first batch.
@@ -84,38 +85,36 @@ def truncate_request(context: Sequence[int], continuation: Sequence[int], max_le
     return list(context[overflow:]) if overflow > 0 else list(context)
 
 
-def _context_row(context: list[int]) -> _Row:
-    row = _Row()
-    for i, token in enumerate(context):
-        row.add_node(token, i - 1)
-    return row
+# Requests whose contexts start with the same tokens go into one prefix tree (the choices of a question,
+# WinoGrande's two contexts, MMLU questions behind the same k-shot prefix). A tree grows to ROW_BUDGET
+# tokens before a new one starts: attention over a packed row costs its length squared.
+GROUP_PREFIX_TOKENS = 8
+ROW_BUDGET = 1024
 
 
-def _add_continuation(row: _Row, index: int, context_len: int, continuation: list[int], share: bool) -> None:
-    """Walk/extend the tree along ``continuation``; its last token predicts nothing and is not an input."""
-    node = context_len - 1
-    predictors = []
-    for j, token in enumerate(continuation):
-        predictors.append(node)
-        if j == len(continuation) - 1:
+def _shared_prefix(row: _Row, sequence: list[int]) -> int:
+    node, shared = -1, 0
+    for token in sequence:
+        node = row.children.get((node, token), -2)
+        if node == -2:
             break
-        child = row.children.get((node, token)) if share else None
+        shared += 1
+    return shared
+
+
+def _add_request(row: _Row, index: int, context: list[int], continuation: list[int]) -> None:
+    """Insert ``context + continuation[:-1]`` into the tree (sharing existing nodes); the last continuation
+    token predicts nothing, so it is never an input."""
+    node, path = -1, []
+    for token in context + continuation[:-1]:
+        child = row.children.get((node, token))
         if child is None:
             child = row.add_node(token, node)
             row.children[(node, token)] = child
         node = child
-    row.targets.append((index, predictors, continuation))
-
-
-def _packed_rows(
-    indices: list[int], context: list[int], continuations: list[list[int]], max_row_len: int, share: bool
-) -> list[_Row]:
-    rows = [_context_row(context)]
-    for index, cont in zip(indices, continuations):
-        if rows[-1].targets and len(rows[-1].tokens) + len(cont) - 1 > max_row_len:
-            rows.append(_context_row(context))
-        _add_continuation(rows[-1], index, len(context), cont, share)
-    return rows
+        path.append(node)
+    start = len(context) - 1
+    row.targets.append((index, path[start : start + len(continuation)], continuation))
 
 
 class Scorer:
@@ -146,16 +145,28 @@ class Scorer:
 
     def _rows(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[_Row]:
         prepared = [(truncate_request(ctx, cont, self.max_length), list(cont)) for ctx, cont in requests]
+        rows: list[_Row] = []
         if not self.share_context:
-            return [_packed_rows([i], ctx, [cont], 0, False)[0] for i, (ctx, cont) in enumerate(prepared)]
+            for i, (ctx, cont) in enumerate(prepared):
+                rows.append(_Row())
+                _add_request(rows[-1], i, ctx, cont)
+            return rows
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (ctx, _) in enumerate(prepared):
-            groups.setdefault(tuple(ctx), []).append(i)
-        rows: list[_Row] = []
-        for ctx_key, indices in groups.items():
-            ctx = list(ctx_key)
-            max_row_len = max(self.max_length, len(ctx))
-            rows += _packed_rows(indices, ctx, [prepared[i][1] for i in indices], max_row_len, True)
+            groups.setdefault(tuple(ctx[:GROUP_PREFIX_TOKENS]), []).append(i)
+        for indices in groups.values():
+            row = _Row()
+            rows.append(row)
+            for i in indices:
+                ctx, cont = prepared[i]
+                sequence = ctx + cont[:-1]
+                if (
+                    row.targets
+                    and len(row.tokens) + len(sequence) - _shared_prefix(row, sequence) > ROW_BUDGET
+                ):
+                    row = _Row()
+                    rows.append(row)
+                _add_request(row, i, ctx, cont)
         return rows
 
     @torch.no_grad()
