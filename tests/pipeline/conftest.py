@@ -30,6 +30,7 @@ def tiny_pipeline_config(run_dir: str, **overrides) -> dict:
                 },
             }
         },
+        "analyze": {"enabled": True, "options": {"languages": False, "plots": False, "top_k": 5}},
         "tokenizer": {"vocab_size": 512},
         "train": {
             "model": {

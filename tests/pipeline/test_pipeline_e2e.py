@@ -30,6 +30,7 @@ def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     assert list(manifest) == [
         "corpus",
         "curate",
+        "analyze",
         "tokenizer",
         "tokenize",
         "train",
@@ -68,12 +69,13 @@ def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     assert "data:image/png;base64," in html and "Held-out perplexity" in html
     md = _text(os.path.join(layout.report, "report.md"))
     assert "![training loss and learning rate](loss.png)" in md
+    assert "Corpus analysis (training documents)" in md and "Curation step: mix" in md
     assert os.path.isfile(os.path.join(layout.report, "loss.png"))
 
     capsys.readouterr()
     assert lmforge_main(["pipeline", config]) == 0
     err = capsys.readouterr().err
-    assert err.count("skipped (up to date)") == 8
+    assert err.count("skipped (up to date)") == 9
     rerun = _json(layout.manifest)["stages"]
     assert all(r["attempts"] == 1 for r in rerun.values())
 

@@ -89,7 +89,7 @@ def test_killed_pipeline_resumes_and_matches_an_uninterrupted_run(write_config, 
     assert killed_at < 12
 
     rerun = _run(killed_cfg, env)
-    assert rerun.stderr.count("skipped (up to date)") == 4  # corpus, curate, tokenizer, tokenize
+    assert rerun.stderr.count("skipped (up to date)") == 5  # corpus, curate, analyze, tokenizer, tokenize
     assert "train - pretrain the model (last attempt running; resuming)" in rerun.stderr
     assert f"from step {killed_at}" in rerun.stdout  # the trainer resumed from its checkpoint
     with open(os.path.join(killed_dir, "pipeline_manifest.json")) as f:

@@ -36,6 +36,15 @@ class CurateStageConfig:
 
 
 @dataclasses.dataclass
+class AnalyzeStageConfig:
+    """Corpus statistics of the training documents (lmforge.analyze): sizes, languages, PII, duplicates,
+    top n-grams; ``options`` are :class:`lmforge.analyze.options.AnalyzeOptions` fields."""
+
+    enabled: bool = False
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
 class TokenizerStageConfig:
     train: bool = True  # train a byte-level BPE tokenizer on the (curated) training documents
     path: str | None = None  # an existing tokenizer.json / folder / hub name when train is false
@@ -117,6 +126,7 @@ class PipelineConfig:
     eval_documents: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     corpus: CorpusConfig = dataclasses.field(default_factory=CorpusConfig)
     curate: CurateStageConfig = dataclasses.field(default_factory=CurateStageConfig)
+    analyze: AnalyzeStageConfig = dataclasses.field(default_factory=AnalyzeStageConfig)
     tokenizer: TokenizerStageConfig = dataclasses.field(default_factory=TokenizerStageConfig)
     tokenize: TokenizeStageConfig = dataclasses.field(default_factory=TokenizeStageConfig)
     train: dict[str, Any] = dataclasses.field(default_factory=dict)  # lmforge.train's config, as is

@@ -30,6 +30,10 @@ class RunLayout:
         return self._p("curated")
 
     @property
+    def analysis(self) -> str:  # lmforge.analyze's report of the training documents
+        return self._p("analysis")
+
+    @property
     def tokenizer_dir(self) -> str:
         return self._p("tokenizer")
 

@@ -78,6 +78,20 @@ def corpus_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
     return Stage("corpus", config, [], [layout.corpus], run, "build the built-in stdlib corpus")
 
 
+def analyze_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
+    docs = training_documents(cfg, layout)
+
+    def run() -> dict[str, Any]:
+        from lmforge.analyze.corpus import analyze_corpus
+
+        options = {"processes": cfg.tokenize.processes, **cfg.analyze.options}
+        report = analyze_corpus(docs, layout.analysis, **options)
+        totals = report.get("totals") or {}
+        return {k: v for k, v in totals.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    return Stage("analyze", to_dict(cfg.analyze), docs, [layout.analysis], run, "corpus statistics")
+
+
 def tokenizer_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
     docs = training_documents(cfg, layout)
 
@@ -151,6 +165,8 @@ def build_stages(cfg: PipelineConfig, layout: RunLayout) -> list[Stage]:
         from lmforge.pipeline.curate_stage import curate_stage
 
         stages.append(curate_stage(cfg, layout, input_documents(cfg, layout)))
+    if cfg.analyze.enabled:
+        stages.append(analyze_stage(cfg, layout))
     if cfg.tokenizer.train:
         stages.append(tokenizer_stage(cfg, layout))
     stages.append(tokenize_stage(cfg, layout))

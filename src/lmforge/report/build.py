@@ -75,10 +75,8 @@ def data_blocks(data: dict[str, Any]) -> list[Block]:
             continue  # the tag step writes the same stats beside every tagger's attributes
         shown.append(entry["stats"])
         blocks += curation_blocks(entry["path"], entry["stats"])
-    analysis = data.get("analysis")
-    if analysis:
-        blocks.append(Heading("Corpus analysis", 3))
-        blocks.append(Table(["statistic", "value"], [[k, v] for k, v in _numbers(analysis)][:40]))
+    if data.get("analysis"):
+        blocks += analysis_blocks(data["analysis"])
     tok = data.get("tokenize") or {}
     if tok:
         blocks.append(Heading("Tokenization", 3))
@@ -117,6 +115,53 @@ def curation_blocks(path: str, stats: dict[str, Any]) -> list[Block]:
             caption,
         ),
     ]
+
+
+def analysis_blocks(analysis: dict[str, Any]) -> list[Block]:
+    """lmforge.analyze's report.json of the training documents: sizes and duplicate rates per source."""
+    duplicates = analysis.get("duplicates") or {}
+    doc_dups = (duplicates.get("documents") or {}).get("per_source") or {}
+    par_dups = (duplicates.get("paragraphs") or {}).get("per_source") or {}
+    rows = []
+    sources = analysis.get("sources") or {}
+    for name, stats in [*sorted(sources.items()), ("all", analysis.get("totals") or {})]:
+        median = (((stats.get("lengths") or {}).get("bytes") or {}).get("percentiles") or {}).get("p50")
+        doc_rate = (doc_dups.get(name) or {}).get(
+            "within_rate",
+            (duplicates.get("documents") or {}).get("duplicate_rate") if name == "all" else None,
+        )
+        par_rate = (par_dups.get(name) or {}).get(
+            "within_rate",
+            (duplicates.get("paragraphs") or {}).get("duplicate_rate") if name == "all" else None,
+        )
+        rows.append([
+            name, stats.get("documents"), (stats.get("bytes") or 0) / 1e6, stats.get("words"), median,
+            None if doc_rate is None else f"{100 * doc_rate:.2f}%", None if par_rate is None else f"{100 * par_rate:.2f}%",
+        ])  # fmt: skip
+    blocks: list[Block] = [
+        Heading("Corpus analysis (training documents)", 3),
+        Table(
+            [
+                "source",
+                "documents",
+                "MB",
+                "words",
+                "median bytes / doc",
+                "duplicate docs",
+                "duplicate paragraphs",
+            ],
+            rows,
+        ),
+    ]
+    unigrams = ((analysis.get("ngrams") or {}).get("1") or {}).get("top") or []
+    if unigrams:
+        blocks.append(
+            Paragraph(
+                "Most frequent words: "
+                + ", ".join(f"`{g['ngram']}` ({100 * g['share']:.1f}%)" for g in unigrams[:12])
+            )
+        )
+    return blocks
 
 
 def compute_blocks(data: dict[str, Any], figures: dict[str, str]) -> list[Block]:

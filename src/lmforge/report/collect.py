@@ -148,7 +148,7 @@ def collect(run_dir: str) -> dict[str, Any]:
         "stages": manifest.get("stages", {}),
         "corpus": _read_json(os.path.join(layout.corpus, "stats.json")),
         "curation": _curation_stats(layout),
-        "analysis": _read_json(os.path.join(layout.curated, "analysis", "report.json")),
+        "analysis": _read_json(os.path.join(layout.analysis, "report.json")),
         "tokenize": (manifest.get("stages", {}).get("tokenize") or {}).get("summary", {}),
         "metrics_path": metrics_path,
         "metrics": rows,
