@@ -163,3 +163,37 @@ def test_train_raises_when_stopped(make_config):
     NaNAt.bad_steps = {2}
     with pytest.raises(TrainingStopped, match="non-finite"):
         train(config, trainer_cls=NaNAt)
+
+
+def test_inloop_document_perplexity_and_wandb_offline(make_config, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordLevel({f"w{i}": i for i in range(256)}, unk_token="w0"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.save(str(tmp_path / "tokenizer.json"))
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        "\n".join(
+            json.dumps(
+                {"id": str(i), "text": " ".join(f"w{(7 * j + i) % 256}" for j in range(40)), "source": "s"}
+            )
+            for i in range(4)
+        )
+        + "\n"
+    )
+    config = make_config(
+        max_steps=2,
+        save_interval=None,
+        model={"eos_token_id": 255, "pad_token_id": 0},  # the eval prefix token must be in the vocabulary
+        tokenizer=str(tmp_path / "tokenizer.json"),
+        eval_interval=2,
+        evaluators=[{"name": "docs", "kind": "ppl_docs", "paths": [str(docs)], "max_seq_len": 32}],
+        wandb={"project": "lmforge-test", "mode": "offline"},
+    )
+    result = train(config)
+    with open(os.path.join(result.save_folder, "metrics.jsonl")) as f:
+        last = [json.loads(line) for line in f][-1]
+    assert last["eval/docs/all/loss"] > 0 and last["eval/docs/all/token_perplexity"] > 1
+    assert any(
+        name.startswith("offline-run") for name in os.listdir(os.path.join(result.save_folder, "wandb"))
+    )

@@ -19,7 +19,7 @@ from torch import nn
 from lmforge.config import ConfigError
 from lmforge.distributed.process_group import all_reduce_sum
 from lmforge.io import expand_paths
-from lmforge.train.loss import loss_sums, next_token_labels
+from lmforge.train.loss import IGNORE_INDEX, loss_sums, next_token_labels
 
 
 @runtime_checkable
@@ -92,7 +92,7 @@ class TokenPerplexity:
                 logits = model(input_ids).logits
             ce, _ = loss_sums(logits, labels)
             sums[0] += weight * ce.double()
-            sums[1] += weight * labels.numel()
+            sums[1] += weight * (labels != IGNORE_INDEX).sum()
         all_reduce_sum(sums)
         model.train(was_training)
         loss = (sums[0] / sums[1]).item()

@@ -255,8 +255,6 @@ class Trainer:
         if skip_reason is not None:
             metrics["skipped"] = 1
             metrics["skip_reason"] = skip_reason
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
         metrics["_tokens_this_rank"] = rows * self.seq_len
         metrics["_step_seconds"] = time.perf_counter() - start
         return metrics
