@@ -148,7 +148,7 @@ def main() -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, work dir {work}")
     results = []
     for shape in args.configs.split(","):
-        model, seq_len, gbs, mbs = SHAPES[shape]
+        model, seq_len, gbs, _ = SHAPES[shape]
         fpt = flops_per_token(model_config_from_dict({**model, "max_sequence_length": seq_len}), seq_len)
         for precision in args.precisions.split(","):
             peak, source = device_peak_flops(torch.device("cpu"), precision)
