@@ -21,6 +21,10 @@ from lmforge.hf.convert import hf_config_dict, to_hf_state_dict
 from lmforge.models.folder import model_config_from_dict
 from lmforge.nn import build_model
 
+# The machine is shared: wall time includes waiting for a core. With one thread, process CPU time counts
+# only the work done, so interleaved CPU-time medians give stable ratios (--clock wall to see wall time).
+CLOCK = time.process_time
+
 CONFIGS = {
     "tiny": {"preset": "tiny"},
     "d512": {"preset": "tiny", "d_model": 512, "n_layers": 8, "n_heads": 8, "mlp_hidden_size": 1536},
@@ -67,43 +71,54 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", default="d512", choices=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", default=["tiny", "d512"], choices=list(CONFIGS))
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--prompt-len", type=int, default=32)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU time is exact with 1)")
+    parser.add_argument(
+        "--clock", default="cpu", choices=["cpu", "wall"], help="process CPU time or wall time"
+    )
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    torch.set_num_threads(args.threads)
 
     dtype = getattr(torch, args.dtype)
-    config = model_config_from_dict({**CONFIGS[args.config], "max_sequence_length": 1024})
-    ours = build_model(config, seed=0).eval()
-    theirs = hf_model_from(ours)
-    ours, theirs = ours.to(dtype), theirs.to(dtype)
-    pad = config.pad_token_id
-    print(
-        f"config={args.config} dtype={args.dtype} threads={torch.get_num_threads()} new_tokens={args.new_tokens}"
-    )
-    for batch in args.batch_sizes:
-        prompts = prompts_for(batch, config.vocab_size, args.prompt_len)
-        runners = {
-            "lmforge": lambda p=prompts: generate(ours, p, max_new_tokens=args.new_tokens, eos_token_id=None),
-            "transformers": lambda p=prompts: hf_generate(theirs, p, args.new_tokens, pad),
-        }
-        outputs = {label: run() for label, run in runners.items()}  # warm-up, and the agreement check
-        same = outputs["lmforge"] == outputs["transformers"]
-        times: dict[str, list[float]] = {label: [] for label in runners}
-        for _ in range(args.repeats):
-            for label, run in runners.items():
-                start = time.perf_counter()
-                run()
-                times[label].append(time.perf_counter() - start)
-        rate = {label: batch * args.new_tokens / statistics.median(t) for label, t in times.items()}
+    for name in args.configs:
+        config = model_config_from_dict({**CONFIGS[name], "max_sequence_length": 1024})
+        ours = build_model(config, seed=0).eval()
+        theirs = hf_model_from(ours)
+        ours, theirs = ours.to(dtype), theirs.to(dtype)
         print(
-            f"batch {batch}: lmforge {rate['lmforge']:.1f} new tokens/s, transformers "
-            f"{rate['transformers']:.1f} new tokens/s, ratio {rate['lmforge'] / rate['transformers']:.2f}x, "
-            f"greedy outputs identical: {same}"
+            f"config={name} dtype={args.dtype} threads={args.threads} clock={args.clock} new={args.new_tokens}"
         )
+        for batch in args.batch_sizes:
+            bench_batch(ours, theirs, batch, config, args)
+
+
+def bench_batch(ours, theirs, batch: int, config, args) -> None:
+    prompts = prompts_for(batch, config.vocab_size, args.prompt_len)
+    runners = {
+        "lmforge": lambda: generate(ours, prompts, max_new_tokens=args.new_tokens, eos_token_id=None),
+        "transformers": lambda: hf_generate(theirs, prompts, args.new_tokens, config.pad_token_id),
+    }
+    outputs = {label: run() for label, run in runners.items()}  # warm-up, and the agreement check
+    same = outputs["lmforge"] == outputs["transformers"]
+    times: dict[str, list[float]] = {label: [] for label in runners}
+    for _ in range(args.repeats):
+        for label, run in runners.items():
+            start = CLOCK()
+            run()
+            times[label].append(CLOCK() - start)
+    rate = {label: batch * args.new_tokens / statistics.median(t) for label, t in times.items()}
+    print(
+        f"  batch {batch}: lmforge {rate['lmforge']:.1f} new tokens/s, transformers "
+        f"{rate['transformers']:.1f} new tokens/s, ratio {rate['lmforge'] / rate['transformers']:.2f}x, "
+        f"greedy outputs identical: {same}"
+    )
 
 
 if __name__ == "__main__":

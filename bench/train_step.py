@@ -25,6 +25,10 @@ from lmforge.hf.convert import hf_config_dict, to_hf_state_dict
 from lmforge.models.folder import model_config_from_dict
 from lmforge.nn import build_model, flops_per_token
 
+# The machine is shared: wall time includes waiting for a core. With one thread, process CPU time counts
+# only the work done, so interleaved CPU-time medians give stable ratios (--clock wall to see wall time).
+CLOCK = time.process_time
+
 CONFIGS = {
     # name: (model section, batch size, sequence length)
     "tiny": ({"preset": "tiny"}, 4, 256),
@@ -42,11 +46,11 @@ def matmul_ceiling(dtype: torch.dtype, size: int = 2048, seconds: float = 1.5) -
     b = torch.randn(size, size, dtype=dtype)
     for _ in range(2):
         a @ b
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    count, start = 0, CLOCK()
+    while CLOCK() - start < seconds:
         a @ b
         count += 1
-    return 2 * size**3 * count / (time.perf_counter() - start)
+    return 2 * size**3 * count / (CLOCK() - start)
 
 
 def hf_model_from(model, attn_implementation: str):
@@ -76,10 +80,10 @@ def make_step(model, optimizer, ids, targets, bf16: bool, is_hf: bool):
 
 
 def timed(step, n_steps: int) -> float:
-    start = time.perf_counter()
+    start = CLOCK()
     for _ in range(n_steps):
         step()
-    return time.perf_counter() - start
+    return CLOCK() - start
 
 
 def run_config(name: str, args, ceilings: dict[str, float]) -> list[dict]:
@@ -137,7 +141,14 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(lmforge model)")
     parser.add_argument("--hf-attn", default="sdpa", choices=["sdpa", "eager"], help="transformers attention")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU time is exact with 1)")
+    parser.add_argument(
+        "--clock", default="cpu", choices=["cpu", "wall"], help="process CPU time or wall time"
+    )
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     ceilings = {"fp32": matmul_ceiling(torch.float32), "bf16": matmul_ceiling(torch.bfloat16)}
