@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -148,11 +150,59 @@ def resolved_train_section(cfg: PipelineConfig, layout: RunLayout, tokenizer: st
     return section
 
 
-def run_trainer(config_path: str) -> None:
-    """``python -m lmforge train CONFIG`` with the console inherited (its progress bar shows through)."""
+class EtaReporter(threading.Thread):
+    """Prints the trainer's progress with an ETA every ``interval_s``, from the steps in metrics.jsonl (the
+    trainer's own lines show loss and speed, not how long is left)."""
+
+    def __init__(self, metrics_path: str, max_steps: int, interval_s: float = 30.0) -> None:
+        super().__init__(daemon=True)
+        self.metrics_path, self.max_steps, self.interval_s = metrics_path, max_steps, interval_s
+        self.stopped = threading.Event()
+
+    def last_step(self) -> int | None:
+        try:
+            with open(self.metrics_path, "rb") as handle:
+                handle.seek(max(0, os.path.getsize(self.metrics_path) - 4096))
+                lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            match = re.match(r'\{"step": (\d+)', line)
+            if match:
+                return int(match.group(1))
+        return None
+
+    def run(self) -> None:
+        first: tuple[float, int] | None = None
+        while not self.stopped.wait(self.interval_s):
+            step = self.last_step()
+            if step is None:
+                continue
+            now = time.time()
+            if first is None or step < first[1]:
+                first = (now, step)
+                continue
+            rate = (step - first[1]) / max(now - first[0], 1e-9)
+            if rate > 0:
+                eta = (self.max_steps - step) / rate
+                print(
+                    f"[pipeline] train step {step}/{self.max_steps}, {rate:.2f} steps/s, ETA {eta / 60:.1f} min",
+                    flush=True,
+                )
+
+
+def run_trainer(config_path: str, metrics_path: str | None = None, max_steps: int | None = None) -> None:
+    """``python -m lmforge train CONFIG`` with the console inherited (its step lines show through)."""
     env = dict(os.environ)
     env.setdefault("WANDB_MODE", "offline")
-    proc = subprocess.run([sys.executable, "-m", "lmforge", "train", config_path], env=env, check=False)
+    reporter = EtaReporter(metrics_path, max_steps) if metrics_path and max_steps else None
+    if reporter:
+        reporter.start()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "lmforge", "train", config_path], env=env, check=False)
+    finally:
+        if reporter:
+            reporter.stopped.set()
     if proc.returncode != 0:
         raise RuntimeError(f"lmforge train {config_path} exited with status {proc.returncode}")
 
@@ -167,7 +217,7 @@ def train_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
         resolved = resolved_train_section(cfg, layout, tokenizer)
         train_config = build_train_config(resolved)
         write_text(config_path, dump_yaml(train_config))
-        run_trainer(config_path)
+        run_trainer(config_path, os.path.join(layout.train, "metrics.jsonl"), train_config.max_steps)
         from lmforge.nn.flops import num_params
         from lmforge.report.collect import compute_summary, read_metrics
 
