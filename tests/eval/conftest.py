@@ -227,6 +227,16 @@ def write_jsonl_gz(path: str, rows: list[dict]) -> None:
 
 
 @pytest.fixture(scope="session")
+def mmlu_rows() -> dict[str, list[dict]]:
+    return MMLU_ROWS
+
+
+@pytest.fixture(scope="session")
+def sample_texts() -> list[str]:
+    return TEXTS
+
+
+@pytest.fixture(scope="session")
 def tokenizer_dir(tmp_path_factory) -> str:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 

@@ -12,7 +12,6 @@ import os
 
 import pytest
 import torch
-from tests.eval.conftest import MMLU_ROWS
 
 lm_eval = pytest.importorskip("lm_eval")
 pytest.importorskip("accelerate")
@@ -36,7 +35,7 @@ OVERRIDES = {"boolq": 'doc_to_target: "{{ 1 if answer else 0 }}"\n'}
 
 
 @pytest.fixture(scope="module")
-def lm_eval_tasks(data_dir, tmp_path_factory):
+def lm_eval_tasks(data_dir, mmlu_rows, tmp_path_factory):
     from lm_eval.tasks import TaskManager
 
     os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_datasets_cache"))
@@ -54,7 +53,7 @@ def lm_eval_tasks(data_dir, tmp_path_factory):
         )
     for subject in ("abstract_algebra", "anatomy"):
         paths = {}
-        for split, rows in MMLU_ROWS.items():
+        for split, rows in mmlu_rows.items():
             paths[split] = str(folder / f"mmlu_{subject}.{split}.jsonl")
             with open(paths[split], "w") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows if r["subject"] == subject)
@@ -106,11 +105,11 @@ def test_prompts_and_choices_equal_lm_eval(lm_eval_tasks, data_dir, name, k):
         assert list(zip(ex.contexts, ex.continuations)) == [inst.args for inst in instances]
 
 
-def test_mmlu_group_and_fewshot_come_from_the_same_subject(data_dir):
+def test_mmlu_group_and_fewshot_come_from_the_same_subject(data_dir, mmlu_rows):
     from lmforge.eval.tasks.registry import get_task
 
     examples = _ours("mmlu", data_dir, 1)
-    assert len(examples) == len(MMLU_ROWS["test"])
+    assert len(examples) == len(mmlu_rows["test"])
     for ex in examples:
         assert ex.contexts[0].startswith(
             f"The following are multiple choice questions (with answers) about {ex.group.replace('_', ' ')}."
@@ -180,15 +179,14 @@ def test_loglikelihoods_and_accuracy_equal_hflm(
                 assert float(preds[m] == ex.gold) == ref[m], (label, m)
 
 
-def test_rolling_loglikelihood_equals_hflm(hf_model_dir, hf_model, tmp_path):
+def test_rolling_loglikelihood_equals_hflm(hf_model_dir, hf_model, sample_texts):
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
-    from tests.eval.conftest import TEXTS
 
     from lmforge.eval.perplexity import DocumentWindows, EvalDocument
     from lmforge.eval.tokenizer import load_eval_tokenizer
 
-    texts = [TEXTS[0], " ".join(TEXTS), TEXTS[7] * 3, "x"]
+    texts = [sample_texts[0], " ".join(sample_texts), sample_texts[7] * 3, "x"]
     lm = HFLM(pretrained=hf_model_dir, batch_size=2, device="cpu", dtype="float32", max_length=16)
     instances = [Instance("loglikelihood_rolling", {}, (t,), i) for i, t in enumerate(texts)]
     expected = lm.loglikelihood_rolling(instances, disable_tqdm=True)

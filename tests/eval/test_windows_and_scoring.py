@@ -136,8 +136,8 @@ def test_continuations_sharing_prefixes_share_tree_nodes_and_score_the_same():
 def test_contexts_with_a_common_beginning_share_it():
     model = _tiny_model()
     shots = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]  # a k-shot prefix every question starts with
-    requests = [(shots + [30 + q], [40 + c]) for q in range(3) for c in range(4)]
-    requests += [(shots[:8] + [1, 2], [3, 4])]  # a different context with the same first 8 tokens
+    requests = [([*shots, 30 + q], [40 + c]) for q in range(3) for c in range(4)]
+    requests += [([*shots[:8], 1, 2], [3, 4])]  # a different context with the same first 8 tokens
     rows = Scorer(model, 32, progress=False)._rows(requests)
     assert len(rows) == 1 and len(rows[0].tokens) == 10 + 3 + 2 + 1
     got = Scorer(model, 32, batch_size=3, progress=False).score(requests)
