@@ -198,3 +198,11 @@ def test_remote_output_through_fsspec(corpus):
     fs = fsspec.filesystem("memory")
     assert json.loads(fs.cat("/analysis/report/report.json"))["totals"]["documents"] == 5
     assert fs.exists("/analysis/report/report.html") and not fs.exists("/analysis/report/_work")
+
+
+def test_empty_corpus_gives_a_report(tmp_path):
+    path = write_docs(str(tmp_path / "docs" / "s" / "0.jsonl.gz"), [])
+    report = analyze_corpus(path, str(tmp_path / "out"), fast_options(plots=True, top_k=3))
+    assert report["totals"]["documents"] == 0 and report["sources"] == {}
+    assert report["duplicates"]["documents"]["duplicate_rate"] == 0.0
+    assert (tmp_path / "out" / "report.html").exists()

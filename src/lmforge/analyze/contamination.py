@@ -318,8 +318,10 @@ def summarize_contamination(
         shares = np.divide(hits, totals, out=np.zeros(len(totals)), where=totals > 0)
         contaminated = (hits > 0) & (shares >= min_share)
         listed = []
+        matched_rows = np.flatnonzero(in_set & matched)
+        matched_examples = index.gram_examples[matched_rows]
         for e in np.flatnonzero(contaminated)[:max_examples].tolist():
-            grams = index.gram_hashes[in_set & (index.gram_examples == e) & matched].tolist()
+            grams = index.gram_hashes[matched_rows[matched_examples == e]].tolist()
             docs: list[DocRef] = []
             for gram in grams:
                 for ref in matches.get(gram, []):

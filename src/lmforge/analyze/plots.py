@@ -150,9 +150,9 @@ def plot_languages(report: dict[str, Any], path: str, write: Callable[[str, byte
 
 def plot_duplicates(report: dict[str, Any], path: str, write: Callable[[str, bytes], None]) -> bool:
     duplicates = report.get("duplicates")
-    if not duplicates:
-        return False
     names = _sources(report)
+    if not duplicates or not names:
+        return False
     series = [
         ("documents", "within_rate", "documents: copies within source"),
         ("documents", "cross_share", "documents: also in another source"),
