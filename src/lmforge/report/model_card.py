@@ -56,8 +56,7 @@ def model_card_markdown(data: dict[str, Any], hf_dir: str) -> str:
     sources = sorted((data.get("corpus") or {}).get("documents", {}))
     front = ["---", "license: apache-2.0", "library_name: transformers", "pipeline_tag: text-generation",
              "tags:", "  - olmo", "  - lmforge", "  - fully-open"]  # fmt: skip
-    if sources:
-        front += ["datasets:"] + [f"  - {s}" for s in sources]
+    # no `datasets:` key: it names Hugging Face hub datasets, and these sources are described below instead
     front.append("---")
     blocks = [
         Heading(f"{name}", 1),
