@@ -203,7 +203,6 @@ def scan_shard(task: ShardTask) -> ShardResult:
             batch.pii_texts.append(text)
             batch.pii_encoded.append(encoded)
             batch.pii_stats.append(stats)
-            batch.chars += len(text)
         if options.languages:
             sample = text if options.language_max_chars is None else text[: options.language_max_chars]
             language, _ = detect_language(sample)
@@ -218,7 +217,6 @@ def scan_shard(task: ShardTask) -> ShardResult:
         if sizes or tokenizer is not None:
             batch.refs.append((str(doc.get("id", "")), source, task.path, line_no))
             batch.stats.append(stats)
-            batch.chars += len(text)
             if tokenizer is not None:
                 batch.texts.append(text)
             if sizes:
@@ -227,6 +225,7 @@ def scan_shard(task: ShardTask) -> ShardResult:
                 batch.word_counts.append(len(words))
                 for n in heavy:
                     stats.ngram_totals[n] += max(0, len(words) - n + 1)
+        batch.chars += len(text)
         if batch.full(options):
             flush()
     flush()
