@@ -173,6 +173,7 @@ def scan_shard(task: ShardTask) -> ShardResult:
                 hitters.update(grams[n][0])
             if contamination is not None:
                 contamination.update(grams, doc_of_word, batch.refs)
+        pending.flush(sources)  # per batch: a shard's memory must not grow with its document count
         batch = _Batch()
 
     for line_no, doc in read_documents(task.path, options.on_error, read):
@@ -229,7 +230,6 @@ def scan_shard(task: ShardTask) -> ShardResult:
         if batch.full(options):
             flush()
     flush()
-    pending.flush(sources)
 
     names = list(local_sources)
     document_spill = paragraph_spill = None
