@@ -41,6 +41,8 @@ _URL = re.compile(
     r"(?i)\b((?:https?://|www\d{0,3}[.]|[a-z0-9.\-]+[.][a-z]{2,4}/)(?:[^\s()<>]+|\(([^\s()<>]+|"
     r"(\([^\s()<>]+\)))*\))+(?:\(([^\s()<>]+|(\([^\s()<>]+\)))*\)|[^\s`!()\[\]{};:'\".,<>?«»“”‘’]))"
 )
+# A cheap prefilter: the phone patterns need a decimal digit, and a compiled search beats a Python loop.
+_DIGIT = re.compile(r"\d")
 # dolma skips PII detection for texts with more than this many '?' (pathological regex backtracking)
 MAX_QUESTION_MARKS = 10_000
 
@@ -60,7 +62,7 @@ def _find_in_paragraph(
             if _valid_email(m.group(1)):
                 s, e = m.span() if dolma_spans else m.span(1)
                 out.append((start + s, start + e, "email"))
-    if any(c.isdigit() for c in para):
+    if _DIGIT.search(para):
         for m in (_PHONE_DOLMA if dolma_spans else _PHONE_TIGHT).finditer(para):
             out.append((start + m.start(), start + m.end(), "phone"))
     if "." in para:
