@@ -5,6 +5,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 import lmforge
+from lmforge.cli import main as lmforge_main
 from lmforge.distributed import checkpoint as ckpt
 from lmforge.distributed.cli import main as checkpoint_main
 from lmforge.train.trainer import Trainer
@@ -51,9 +52,16 @@ def test_load_model_and_unshard_from_a_training_checkpoint(make_config, tmp_path
     out = tmp_path / "unsharded"
     assert checkpoint_main(["unshard", config.save_folder, "--output", str(out)]) == 0
     assert {"config.yaml", "model.safetensors", "tokenizer.json"} <= set(os.listdir(out))
+    assert os.path.isfile(
+        os.path.join(config.save_folder, "tokenizer.json")
+    )  # where `lmforge export RUN` looks
     folder_model = lmforge.load_model(str(out))
     ids = torch.randint(0, 256, (2, 16))
     torch.testing.assert_close(folder_model(ids).logits, loaded(ids).logits, rtol=0, atol=0)
+
+    hf_dir = tmp_path / "hf"
+    assert lmforge_main(["export", config.save_folder, "--output", str(hf_dir)]) == 0
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(os.listdir(hf_dir))
 
 
 def test_rng_state_round_trips():

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+import lmforge
+
 from lmforge.train.trainer import train
 
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")

@@ -197,3 +197,33 @@ def test_inloop_document_perplexity_and_wandb_offline(make_config, tmp_path):
     assert any(
         name.startswith("offline-run") for name in os.listdir(os.path.join(result.save_folder, "wandb"))
     )
+
+
+def test_document_masking_and_label_masks_change_the_loss(make_config, tmp_path):
+    import numpy as np
+
+    plain = losses(
+        train(make_config(save_folder=str(tmp_path / "p"), max_steps=2, save_interval=None)).save_folder
+    )
+    docs = train(
+        make_config(
+            save_folder=str(tmp_path / "d"),
+            max_steps=2,
+            save_interval=None,
+            data={"generate_doc_lengths": True, "eos_token_id": 3},
+        )
+    )
+    assert losses(docs.save_folder)[0] != plain[0]  # attention stops at every EOS (token 3)
+    tokens = np.fromfile(tmp_path / "data" / "train.npy", dtype=np.uint16)
+    mask_path = tmp_path / "data" / "mask.npy"
+    (np.arange(len(tokens)) % 2 == 0).tofile(mask_path)  # train on every other target only
+    masked = train(
+        make_config(
+            save_folder=str(tmp_path / "m"),
+            max_steps=2,
+            save_interval=None,
+            data={"label_mask_paths": [str(mask_path)]},
+        )
+    )
+    assert losses(masked.save_folder)[0] != plain[0]
+    assert all(np.isfinite(losses(masked.save_folder)))

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import shutil
 import time
 from typing import Any
 
@@ -140,6 +141,8 @@ class Trainer:
             from lmforge.io import write_text
 
             write_text(os.path.join(self.config.save_folder, ckpt.CONFIG), dump_yaml(self.config))
+            if self.config.tokenizer:  # beside the checkpoints too, where `lmforge export RUN` looks
+                shutil.copyfile(self.config.tokenizer, os.path.join(self.config.save_folder, ckpt.TOKENIZER))
             print(
                 f"lmforge train: {self.config.run_name} | {self.dist.world_size} x {self.device} | "
                 f"strategy {self.config.strategy} | precision {self.config.precision} | "
