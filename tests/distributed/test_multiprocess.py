@@ -7,8 +7,6 @@ import sys
 
 import pytest
 
-import lmforge
-
 from lmforge.train.trainer import train
 
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
