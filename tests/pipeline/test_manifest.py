@@ -158,3 +158,23 @@ def test_stale_outputs_are_removed_only_inside_the_run_folder(tmp_path):
     run_stages([Stage("s", {"v": 2}, [], [str(inside), str(outside)], body)], run)
     assert calls[-1] is None  # the old config's outputs were removed before the rerun
     assert outside.read_text() == "user data"
+
+
+def test_a_copied_run_folder_keeps_its_hashes(tmp_path):
+    """Paths inside the run folder are hashed relative to it: a run moved or copied elsewhere is up to date."""
+    import shutil
+
+    def stages(run):
+        src, mid, out = f"{run}/in/raw.txt", f"{run}/mid", f"{run}/out"
+        return [
+            Stage("one", {"where": mid}, [src], [mid], Counter(src, f"{mid}/x.txt")),
+            Stage("two", {"k": 2}, [mid], [out], Counter(f"{mid}/x.txt", f"{out}/y.txt")),
+        ]
+
+    first = str(tmp_path / "first")
+    _write(f"{first}/in/raw.txt", "abc")
+    run_stages(stages(first), first)
+    second = str(tmp_path / "second")
+    shutil.copytree(first, second)
+    outcomes = run_stages(stages(second), second)
+    assert [o.skipped for o in outcomes] == [True, True]

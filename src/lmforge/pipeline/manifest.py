@@ -58,7 +58,18 @@ def _walk(path: str) -> list[str]:
     return sorted(found)
 
 
-def fingerprint(paths: Iterable[str], full_hash_bytes: int = FULL_HASH_BYTES) -> dict[str, Any]:
+def _relocatable(text: str, root: str | None) -> str:
+    """``text`` with the run folder's path replaced by ``$RUN``: a moved or copied run keeps its hashes."""
+    if not root:
+        return text
+    for prefix in sorted({os.path.abspath(root), os.path.normpath(root)}, key=len, reverse=True):
+        text = text.replace(prefix, "$RUN")
+    return text
+
+
+def fingerprint(
+    paths: Iterable[str], full_hash_bytes: int = FULL_HASH_BYTES, root: str | None = None
+) -> dict[str, Any]:
     """``{"sha256": combined, "files": n, "bytes": total, "missing": [...]}`` for files, folders and globs.
 
     The combined hash covers every file's path (relative to the argument it was found under), size and
@@ -70,7 +81,7 @@ def fingerprint(paths: Iterable[str], full_hash_bytes: int = FULL_HASH_BYTES) ->
     missing: list[str] = []
     for path in paths:
         path = str(path)
-        combined.update(f"[{path}]".encode())
+        combined.update(f"[{_relocatable(path, root)}]".encode())
         if "://" in path:
             combined.update(b"remote")
             continue
@@ -94,9 +105,10 @@ def fingerprint(paths: Iterable[str], full_hash_bytes: int = FULL_HASH_BYTES) ->
     return {"sha256": combined.hexdigest(), "files": files, "bytes": total, "missing": missing}
 
 
-def config_hash(section: Any) -> str:
-    """Hash of a JSON-serialisable config section, independent of key order."""
-    text = json.dumps(section, sort_keys=True, default=str, separators=(",", ":"))
+def config_hash(section: Any, root: str | None = None) -> str:
+    """Hash of a JSON-serialisable config section, independent of key order (and of where ``root``, the
+    run folder, lives)."""
+    text = _relocatable(json.dumps(section, sort_keys=True, default=str, separators=(",", ":")), root)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -168,7 +180,7 @@ class Manifest:
             return False, "config changed"
         if record.input_hash != input_hash:
             return False, "inputs changed"
-        now = fingerprint(outputs)
+        now = fingerprint(outputs, root=self.run_dir)
         if now["missing"]:
             return False, f"outputs missing: {', '.join(now['missing'][:3])}"
         if now["sha256"] != record.output_hash:
@@ -197,7 +209,7 @@ class Manifest:
 
     def mark_done(self, name: str, summary: dict[str, Any]) -> None:
         record = self.record(name)
-        out = fingerprint(record.outputs)
+        out = fingerprint(record.outputs, root=self.run_dir)
         if out["missing"]:
             raise RuntimeError(f"stage {name} finished but did not write {', '.join(out['missing'])}")
         record.status = "done"

@@ -68,8 +68,8 @@ def run_stages(stages: Sequence[Stage], run_dir: str, *, force: Sequence[str] = 
     total = len(stages)
     pipeline_start = time.time()
     for index, stage in enumerate(stages, 1):
-        cfg_hash = config_hash(stage.config() if callable(stage.config) else stage.config)
-        input_fp = fingerprint(stage.inputs)
+        cfg_hash = config_hash(stage.config() if callable(stage.config) else stage.config, root=run_dir)
+        input_fp = fingerprint(stage.inputs, root=run_dir)
         if input_fp["missing"]:
             raise FileNotFoundError(f"stage {stage.name}: input(s) missing: {', '.join(input_fp['missing'])}")
         up_to_date, reason = manifest.is_up_to_date(stage.name, cfg_hash, input_fp["sha256"], stage.outputs)

@@ -116,7 +116,7 @@ def probe_seconds_per_step(train_config: Any, probe_steps: int) -> float:
 def plan_max_steps(cfg: PipelineConfig, layout: RunLayout, section: dict[str, Any]) -> dict[str, Any]:
     """Turn ``budget.train_minutes`` into ``max_steps`` once; later runs read the saved plan."""
     plan_path = os.path.join(layout.run_dir, "train_plan.json")
-    key = config_hash({"budget": to_dict(cfg.budget), "train": section})
+    key = config_hash({"budget": to_dict(cfg.budget), "train": section}, root=layout.run_dir)
     if os.path.isfile(plan_path):
         plan = read_json(plan_path)
         if plan.get("key") == key:
