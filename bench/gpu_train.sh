@@ -82,7 +82,17 @@ log_interval: 1
 YAML
 
 echo "gpu_train.sh: $PRESET bf16 FSDP, seq $SEQ, global batch $GLOBAL x $SEQ tokens (micro-batch $MICROBATCH), $STEPS steps, compile=$COMPILE, AC=$AC; work dir $WORK"
-"$PY" -m torch.distributed.run --standalone --nproc_per_node=1 -m lmforge train "$WORK/config.yaml"
+if ! "$PY" -m torch.distributed.run --standalone --nproc_per_node=1 -m lmforge train "$WORK/config.yaml"; then
+  if [[ "$COMPILE" == "1" ]]; then
+    # A torch.compile failure (toolchain, Triton) should not cost the measurement: retry in eager mode.
+    echo "gpu_train.sh: the compiled run failed; retrying with compile: false" >&2
+    sed -i 's/^compile: true$/compile: false/' "$WORK/config.yaml"
+    rm -rf "$WORK/run"
+    "$PY" -m torch.distributed.run --standalone --nproc_per_node=1 -m lmforge train "$WORK/config.yaml"
+  else
+    exit 1
+  fi
+fi
 
 "$PY" - "$WORK/run/metrics.jsonl" "$STEPS" "$PRESET" "$SEQ" <<'PY'
 import json, math, sys
