@@ -230,3 +230,23 @@ def test_native_pt_never_unpickles_objects(tmp_path):
     torch.save({"transformer.wte.weight": torch.zeros(4, 4), "evil": _Payload()}, native / "model.pt")
     with pytest.raises(Exception, match=r"(?i)weights_only|unsupported|global"):
         is_native_olmo_checkpoint(str(native))
+
+
+def test_export_from_a_training_checkpoint(tmp_path):
+    checkpoint = pytest.importorskip("lmforge.distributed.checkpoint")
+    from lmforge.config import dump_yaml
+
+    model = random_model("olmo2", vocab_size=VOCAB)
+    run = str(tmp_path / "run")
+    tokenizer = write_tokenizer(str(tmp_path / "tokenizer.json"))
+    optimizer = torch.optim.AdamW(model.parameters())
+    checkpoint.save_checkpoint(
+        run, 3, model, optimizer, {"step": 3}, {}, dump_yaml({"model": to_dict(model.config)}), tokenizer
+    )
+    out = str(tmp_path / "hf")
+    assert export_main([run, "--output", out]) == 0  # the run folder resolves to its latest checkpoint
+    hf_model = transformers.AutoModelForCausalLM.from_pretrained(out)
+    ids = torch.randint(0, VOCAB, (1, 7))
+    with torch.no_grad():
+        torch.testing.assert_close(hf_model(ids).logits, model(ids).logits, atol=1e-5, rtol=0)
+    assert os.path.isfile(os.path.join(out, "tokenizer.json"))

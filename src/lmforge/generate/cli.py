@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 
 import torch
@@ -15,12 +14,12 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 def _tokenizer_source(model_path: str, explicit: str | None) -> str:
     if explicit:
         return explicit
-    if os.path.isfile(os.path.join(model_path, "tokenizer.json")):
-        return model_path
-    parent = os.path.dirname(os.path.abspath(model_path))  # a checkpoint stepN/ inside a run folder
-    if os.path.isfile(os.path.join(parent, "tokenizer.json")):
-        return parent
-    raise FileNotFoundError(f"{model_path}: no tokenizer.json beside the model; pass --tokenizer")
+    from lmforge.hf.cli import find_tokenizer
+
+    found = find_tokenizer(model_path)
+    if found is None:
+        raise FileNotFoundError(f"{model_path}: no tokenizer.json beside the model; pass --tokenizer")
+    return found
 
 
 def main(argv: Sequence[str]) -> int:

@@ -16,8 +16,20 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def find_tokenizer(model_path: str) -> str | None:
-    """``tokenizer.json`` in the model folder, or in its parent (a run folder holding ``stepN/``)."""
-    for folder in (model_path, os.path.dirname(os.path.abspath(model_path))):
+    """The ``tokenizer.json`` that belongs to a model: in its folder, in the checkpoint a run folder resolves
+    to (``stepN/`` holds a copy), or in the run folder above a ``stepN/``."""
+    folders = [model_path]
+    if not os.path.isfile(os.path.join(model_path, "tokenizer.json")):
+        try:
+            from lmforge.distributed.checkpoint import resolve_checkpoint
+
+            resolved = resolve_checkpoint(model_path)
+        except ImportError:  # a build without the training stack
+            resolved = None
+        if resolved:
+            folders.append(resolved)
+    folders.append(os.path.dirname(os.path.abspath(model_path)))
+    for folder in folders:
         candidate = os.path.join(folder, "tokenizer.json")
         if os.path.isfile(candidate):
             return candidate
