@@ -66,7 +66,12 @@ def _read_native_tensors(path: str, device: str) -> dict[str, torch.Tensor]:
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
     else:
         # weights_only: a checkpoint can hold tensors and plain containers, never arbitrary objects.
-        loaded = torch.load(path, map_location=device, weights_only=True)
+        try:  # mmap: looking at the names of a 28 GB checkpoint must not read 28 GB
+            loaded = torch.load(path, map_location=device, weights_only=True, mmap=True)
+        except RuntimeError as err:
+            if "mmap" not in str(err):  # only the legacy (non-zip) format cannot be memory-mapped
+                raise
+            loaded = torch.load(path, map_location=device, weights_only=True)
         if isinstance(loaded, dict) and isinstance(loaded.get("model"), dict):
             loaded = loaded["model"]
         if not isinstance(loaded, dict):
