@@ -22,10 +22,17 @@ def metrics(run_dir):
 
 def test_sigkill_then_resume_gives_the_uninterrupted_losses(write_config, tmp_path):
     # Bigger batches than the other tests so a step lasts long enough to be killed in the middle of the run.
-    settings = {"max_steps": 10, "save_interval": 2, "global_batch_size": 32, "microbatch_size": 8}
+    settings = {"max_steps": 8, "save_interval": 2, "global_batch_size": 16, "microbatch_size": 8}
     reference = write_config("ref.yaml", save_folder=str(tmp_path / "ref"), **settings)
     killed = write_config("killed.yaml", save_folder=str(tmp_path / "killed"), **settings)
 
+    # The uninterrupted reference runs alongside (its losses do not depend on timing).
+    full = subprocess.Popen(
+        [sys.executable, "-m", "lmforge", "train", reference],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "lmforge", "train", killed],
         stdout=subprocess.DEVNULL,
@@ -35,23 +42,23 @@ def test_sigkill_then_resume_gives_the_uninterrupted_losses(write_config, tmp_pa
     metrics_path = tmp_path / "killed" / "metrics.jsonl"
     deadline = time.time() + 90
     while time.time() < deadline and proc.poll() is None:
-        if metrics_path.exists() and len(metrics_path.read_text().splitlines()) >= 5:
+        if metrics_path.exists() and len(metrics_path.read_text().splitlines()) >= 4:
             break
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
     steps_before_kill = len(metrics(tmp_path / "killed"))
-    assert 5 <= steps_before_kill < 10
+    assert 4 <= steps_before_kill < 8
 
     resumed = run_cli(killed)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout
-    full = run_cli(reference)
-    assert full.returncode == 0, full.stderr
+    _, full_err = full.communicate(timeout=120)
+    assert full.returncode == 0, full_err
 
     ref_rows, got_rows = metrics(tmp_path / "ref"), metrics(tmp_path / "killed")
-    assert [r["step"] for r in got_rows] == list(range(1, 11))
+    assert [r["step"] for r in got_rows] == list(range(1, 9))
     assert [r["loss"] for r in got_rows] == [r["loss"] for r in ref_rows]  # bit-identical
     assert [r["grad_norm"] for r in got_rows] == [r["grad_norm"] for r in ref_rows]
     assert sorted(os.listdir(tmp_path / "killed")).count("latest") == 1
