@@ -230,9 +230,13 @@ def train_stage(cfg: PipelineConfig, layout: RunLayout) -> Stage:
 
     # The resolved section needs the tokenizer's vocabulary (and maybe a probe), which exist only once the
     # earlier stages ran: the runner evaluates it when the train stage's turn comes.
+    def hashed_config() -> dict[str, Any]:
+        # the run name only labels logs (it defaults to the run folder's name): renaming must not retrain
+        return {k: v for k, v in resolved_train_section(cfg, layout, tokenizer).items() if k != "run_name"}
+
     return Stage(
         "train",
-        lambda: resolved_train_section(cfg, layout, tokenizer),
+        hashed_config,
         [layout.tokens, tokenizer],
         [layout.train],
         run,
