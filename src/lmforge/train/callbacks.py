@@ -45,10 +45,20 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 class SpeedCallback(Callback):
-    """Adds tokens_per_s (per device), mfu and peak_memory_mb to logged steps."""
+    """Adds tokens_per_s (per device), mfu and peak_memory_mb to logged steps.
+
+    The first step after a (re)start pays for allocation and compilation; it is reported alone when it is
+    a log step and otherwise left out, so it never drags down a later window."""
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.first = True
 
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
-        trainer.speed.record(metrics.pop("_tokens_this_rank"), metrics.pop("_step_seconds"))
+        tokens, seconds = metrics.pop("_tokens_this_rank"), metrics.pop("_step_seconds")
+        first, self.first = self.first, False
+        if first and not trainer.is_log_step(trainer.step):
+            return
+        trainer.speed.record(tokens, seconds)
         if trainer.is_log_step(trainer.step):
             metrics.update(trainer.speed.report())
             metrics["peak_memory_mb"] = peak_memory_mb(trainer.device)
@@ -109,9 +119,11 @@ class MetricsLogger(Callback):
         with open(self.path, "a") as f:
             f.write(json.dumps(clean) + "\n")
         parts = [f"step {trainer.step}/{trainer.config.max_steps}"]
-        for key in ("loss", "lr", "grad_norm", "tokens_per_s", "mfu"):
+        for key in ("loss", "lr", "grad_norm"):
             if key in metrics:
                 parts.append(f"{key} {_format(metrics[key])}")
+        if "tokens_per_s" in metrics:
+            parts.append(f"{metrics['tokens_per_s']:,.0f} tok/s/device | mfu {100 * metrics['mfu']:.1f}%")
         parts += [f"{k} {_format(v)}" for k, v in metrics.items() if k.startswith("eval/")]
         if metrics.get("skipped"):
             parts.append(f"SKIPPED ({metrics.get('skip_reason')})")

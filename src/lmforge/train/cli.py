@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,7 @@ def main(argv: Sequence[str]) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if args else 2
+    from lmforge.data.loader import DatasetChangedError
     from lmforge.train.config import TrainConfig
     from lmforge.train.trainer import TrainingStopped, train
 
@@ -30,8 +32,9 @@ def main(argv: Sequence[str]) -> int:
     except TrainingStopped as err:
         print(f"lmforge train: {err}", file=sys.stderr)
         return 1
-    import os
-
+    except DatasetChangedError as err:
+        print(f"lmforge train: error: {err}", file=sys.stderr)
+        return 2
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps({"step": result.step, "tokens_seen": result.tokens_seen, "loss": result.loss,
                           "checkpoint": result.checkpoint, "save_folder": result.save_folder}))  # fmt: skip

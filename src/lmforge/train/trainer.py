@@ -160,6 +160,7 @@ class Trainer:
                 break
         for callback in self.callbacks:
             callback.on_train_end(self)
+        self.loader.close()
         return TrainResult(
             step=self.step,
             tokens_seen=self.tokens_seen,
