@@ -82,7 +82,9 @@ class LmforgeLM(LM):
             doc_windows = rolling_windows(tokens, self.tok.prefix_id, self.max_length)
             windows += doc_windows
             owner += [i] * len(doc_windows)
-        scorer = Scorer(self.model, self.max_length, batch_size=self.batch_size, share_context=False)
+        scorer = Scorer(
+            self.model, self.max_length, batch_size=self.batch_size, share_context=False, need_greedy=False
+        )
         totals = [0.0] * len(texts)
         for i, score in zip(owner, scorer.score(windows, desc="loglikelihood_rolling")):
             totals[i] += score.logprob

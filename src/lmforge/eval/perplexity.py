@@ -121,7 +121,12 @@ class DocumentWindows:
 
     def score(self, model: nn.Module, batch_size: int = 8, progress: bool = True) -> list[DocumentScore]:
         scorer = Scorer(
-            model, self.max_seq_len, batch_size=batch_size, share_context=False, progress=progress
+            model,
+            self.max_seq_len,
+            batch_size=batch_size,
+            share_context=False,
+            progress=progress,
+            need_greedy=False,
         )
         results = scorer.score(self.requests, desc="perplexity windows")
         logprob = [0.0] * len(self.docs)

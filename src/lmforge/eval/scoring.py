@@ -131,6 +131,7 @@ class Scorer:
         share_context: bool = True,
         progress: bool = True,
         logits_chunk: int | None = None,
+        need_greedy: bool = True,
     ) -> None:
         self.model = model
         self.max_length = max_length
@@ -138,6 +139,8 @@ class Scorer:
         self.fast = supports_custom_mask(model)
         self.share_context = share_context and self.fast
         self.progress = progress
+        # perplexity has no use for is_greedy: skipping it saves an argmax over the vocabulary per position
+        self.need_greedy = need_greedy
         # positions per log-softmax chunk: about 64M logits (256 MB in fp32) whatever the vocabulary size
         vocab = getattr(getattr(model, "config", None), "padded_vocab_size", None) or 50304
         self.logits_chunk = logits_chunk or max(64, (64 << 20) // vocab)
@@ -239,9 +242,11 @@ class Scorer:
         greedy = torch.empty(len(pred_y), dtype=torch.bool)
         for s in range(0, node_inputs.shape[0], self.logits_chunk):
             logp = to_logits(node_inputs[s : s + self.logits_chunk]).float().log_softmax(-1)
-            best = logp.argmax(-1).cpu()
             which = ((pred_node >= s) & (pred_node < s + self.logits_chunk)).nonzero()[:, 0]
             local = (pred_node[which] - s).to(logp.device)
             lp[which] = logp[local, pred_y[which].to(logp.device)].cpu()
-            greedy[which] = best[pred_node[which] - s] == pred_y[which]
+            if self.need_greedy:
+                greedy[which] = logp.argmax(-1).cpu()[pred_node[which] - s] == pred_y[which]
+            else:
+                greedy[which] = False
         return lp, greedy
