@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import lmforge
 from lmforge.train.trainer import train
 
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
@@ -51,6 +52,7 @@ def test_fsdp_two_processes_match_one_and_resume_at_world_size_one(
         max_steps=4,
         save_interval=2,
         keep_checkpoints=0,
+        activation_checkpointing="one_in_2",  # exact in fp32, so it rides along
     )
     proc = torchrun(config)
     assert "2 x cpu | strategy fsdp" in proc.stdout
@@ -75,9 +77,23 @@ def test_fsdp_two_processes_match_one_and_resume_at_world_size_one(
 
 def test_ddp_two_processes_match_one(single_run, write_config, tmp_path):
     config = write_config(
-        "ddp.yaml", save_folder=str(tmp_path / "ddp"), strategy="ddp", max_steps=4, save_interval=None
+        "ddp.yaml", save_folder=str(tmp_path / "ddp"), strategy="ddp", max_steps=4, save_interval=4
     )
     torchrun(config)
+    # DDP's "module." wrapper never reaches the checkpoint: it loads as a plain model
+    assert lmforge.load_model(str(tmp_path / "ddp")).config.d_model == 64
     for (_, a, ga), (_, b, gb) in zip(losses(tmp_path / "ddp"), single_run):
         assert a == pytest.approx(b, abs=1e-5)
         assert ga == pytest.approx(gb, rel=1e-4)
+
+
+def test_fsdp_bf16_in_one_process_without_torchrun(make_config, tmp_path):
+    # FSDP's bf16 parameters with fp32 reduction vs bf16 autocast on fp32 weights: same model, close losses.
+    fsdp = train(make_config(save_folder=str(tmp_path / "f"), strategy="fsdp", precision="bf16", max_steps=3))
+    single = train(
+        make_config(save_folder=str(tmp_path / "s"), precision="bf16", max_steps=3, save_interval=None)
+    )
+    assert [x[1] for x in losses(fsdp.save_folder)] == pytest.approx(
+        [x[1] for x in losses(single.save_folder)], abs=0.05
+    )
+    assert fsdp.checkpoint is not None and lmforge.load_model(fsdp.checkpoint).config.d_model == 64
