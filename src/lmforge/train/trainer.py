@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from lmforge.config import dump_yaml
+from lmforge.config import ConfigError, dump_yaml
 from lmforge.distributed import checkpoint as ckpt
 from lmforge.distributed.parallelize import parallelize, unwrap
 from lmforge.distributed.process_group import DistInfo, all_reduce_sum, init_distributed, teardown
@@ -201,6 +201,13 @@ class Trainer:
         global_batch = self.batch_size_at(self.tokens_seen)
         batch = self.loader.next_batch(global_batch)
         input_ids: torch.Tensor = batch["input_ids"]
+        if int(input_ids.max()) >= self.model_config.padded_vocab_size:
+            raise ConfigError(
+                "model.vocab_size",
+                f"token id {int(input_ids.max())} in data.paths does not fit model.vocab_size "
+                f"{self.model_config.vocab_size} (embedding {self.model_config.padded_vocab_size}): the "
+                "tokenizer that made the data and the model disagree",
+            )
         label_mask = batch.get("label_mask")
         doc_lens = batch.get("doc_lens")
         labels = next_token_labels(input_ids, label_mask)
