@@ -231,5 +231,5 @@ def test_document_masking_and_label_masks_change_the_loss(make_config, tmp_path)
 
 def test_token_ids_beyond_the_vocabulary_are_a_clear_error(make_config):
     config = make_config(model={"vocab_size": 100, "pad_vocab_multiple": 1}, save_interval=None)
-    with pytest.raises(ValueError, match="^model.vocab_size: token id .* does not fit model.vocab_size 100"):
+    with pytest.raises(ValueError, match=r"^model.vocab_size: token id .* does not fit model.vocab_size 100"):
         train(config)
