@@ -41,7 +41,8 @@ def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in manifest.values())
 
     curated = manifest["curate"]["summary"]
-    assert curated["documents_in"] == curated["documents_out"] + curated["filtered"]
+    assert curated["documents_in"] == curated["kept"] + curated["filtered"] + curated["rejected"]
+    assert curated["documents_out"] == curated["kept"]  # no sampling in this recipe
     assert curated["documents_in"] == manifest["corpus"]["summary"]["documents"]
     tokens = _json(os.path.join(layout.tokens, "manifest.json"))
     assert tokens["totals"]["documents_in"] == curated["documents_out"]

@@ -111,9 +111,10 @@ def curate_summary(results: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     mix = results.get("mix") or {}
     if mix:
-        summary["documents_in"] = sum(s["total"]["documents_in"] for s in mix.values())
+        for key in ("documents_in", "kept", "filtered", "rejected"):
+            summary[key] = sum(s["total"][key] for s in mix.values())
+        # differs from kept when a stream samples (sampling_rate < 1 drops, > 1 repeats documents)
         summary["documents_out"] = sum(s.get("documents_out", 0) for s in mix.values())
-        summary["filtered"] = sum(s["total"]["filtered"] for s in mix.values())
     dedup = results.get("dedup") or {}
     for reason, count in ((dedup.get("total") or {}).get("modified") or {}).items():
         summary[f"dedup_{reason}"] = count
