@@ -144,9 +144,10 @@ def resolved_train_section(cfg: PipelineConfig, layout: RunLayout, tokenizer: st
         if int(scheduler.get("warmup_steps", 0) or 0) >= plan["max_steps"]:
             scheduler["warmup_steps"] = max(1, plan["max_steps"] // 10)
             section["scheduler"] = scheduler
-        interval = section.get("save_interval")
-        if interval is not None and interval > plan["max_steps"]:
-            section["save_interval"] = plan["max_steps"]
+        # a few checkpoints (to resume from) and in-loop evaluations (for curves) however short the run
+        for key in ("save_interval", "eval_interval"):
+            if section.get(key):
+                section[key] = max(1, min(int(section[key]), plan["max_steps"] // 5))
     return section
 
 
