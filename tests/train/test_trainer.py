@@ -154,8 +154,22 @@ def test_loss_spike_is_skipped_when_configured(make_config):
     SpikeAt(config).fit()
     with open(os.path.join(config.save_folder, "metrics.jsonl")) as f:
         rows = {json.loads(line)["step"]: json.loads(line) for line in f}
-    assert rows[5]["skipped"] == 1 and "loss spike" in rows[5]["skip_reason"]
-    assert all("skipped" not in rows[s] for s in (1, 2, 3, 4, 6))
+    assert rows[5]["skipped"] == 1 and "loss spike" in rows[5]["skip_reason"] and rows[5]["loss_spike"] == 1
+    assert all("skipped" not in rows[s] and "loss_spike" not in rows[s] for s in (1, 2, 3, 4, 6))
+
+
+def test_loss_spike_is_logged_and_kept_by_default(make_config):
+    class SpikeAt(Trainer):
+        def compute_loss(self, input_ids, labels, doc_lens):
+            ce, z = super().compute_loss(input_ids, labels, doc_lens)
+            return (ce * 50 if self.step + 1 == 5 else ce), z
+
+    config = make_config(save_interval=None, log_interval=3, loss_spike={"sigma": 3.0, "window": 3})
+    SpikeAt(config).fit()
+    with open(os.path.join(config.save_folder, "metrics.jsonl")) as f:
+        rows = {json.loads(line)["step"]: json.loads(line) for line in f}
+    assert sorted(rows) == [3, 5, 6]  # the spike step is logged although it is not a log step
+    assert rows[5]["loss_spike"] == 1 and "skipped" not in rows[5]
 
 
 def test_train_raises_when_stopped(make_config):

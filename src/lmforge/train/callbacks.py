@@ -111,7 +111,8 @@ class MetricsLogger(Callback):
 
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         has_eval = any(key.startswith("eval/") for key in metrics)
-        if not self.is_main or not (trainer.is_log_step(trainer.step) or has_eval or metrics.get("skipped")):
+        flagged = metrics.get("skipped") or metrics.get("loss_spike")
+        if not self.is_main or not (trainer.is_log_step(trainer.step) or has_eval or flagged):
             return
         clean = {
             k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()
@@ -127,6 +128,8 @@ class MetricsLogger(Callback):
         parts += [f"{k} {_format(v)}" for k, v in metrics.items() if k.startswith("eval/")]
         if metrics.get("skipped"):
             parts.append(f"SKIPPED ({metrics.get('skip_reason')})")
+        elif metrics.get("loss_spike"):
+            parts.append("LOSS SPIKE (kept)")
         print(" | ".join(parts), flush=True)
 
 

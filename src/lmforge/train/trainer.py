@@ -117,6 +117,7 @@ class Trainer:
         self.consecutive_bad_steps = 0
         self.consecutive_spike_skips = 0
         self.loss_window: collections.deque[float] = collections.deque(maxlen=config.loss_spike.window)
+        self.spike_seen = False
         self.wandb_run_id: str | None = None
         self.last_loss: float | None = None
         self.stopped = "max_steps"
@@ -243,6 +244,7 @@ class Trainer:
         grad_norm = clip_grad_norm(self.params, threshold).item()
         lr = learning_rate(cfg.scheduler, cfg.optimizer.lr, step, cfg.max_steps)
 
+        self.spike_seen = False
         skip_reason = self._skip_reason(loss_value, grad_norm)
         if skip_reason is None:
             for group in self.optimizer.param_groups:
@@ -263,6 +265,8 @@ class Trainer:
         }
         if cfg.z_loss_multiplier:
             metrics["z_loss"] = (sums[1] / count).item()
+        if self.spike_seen or (skip_reason or "").startswith("loss spike"):
+            metrics["loss_spike"] = 1
         if skip_reason is not None:
             metrics["skipped"] = 1
             metrics["skip_reason"] = skip_reason
@@ -285,10 +289,7 @@ class Trainer:
                 if spike_cfg.skip and self.consecutive_spike_skips < spike_cfg.max_consecutive_skips:
                     self.consecutive_spike_skips += 1
                     return f"loss spike ({loss:.4f} > {mean:.4f} + {spike_cfg.sigma} x {std:.4f})"
-                print(
-                    f"lmforge train: step {self.step + 1}: loss spike {loss:.4f} (mean {mean:.4f})",
-                    flush=True,
-                )
+                self.spike_seen = True  # logged as loss_spike: 1 on this step
         self.consecutive_spike_skips = 0
         window.append(loss)
         return None
