@@ -219,9 +219,10 @@ def main() -> int:
         totals["theirs_cpu"] += tc
         totals["ours_cpu"] += oc
         totals["n"] += n
-    print(f"{'all':14s} {totals['n']:5d} {totals['n'] / totals['theirs']:12.1f} {totals['n'] / totals['ours']:12.1f} "
-          f"{totals['theirs'] / totals['ours']:7.2f}x {totals['theirs_cpu'] / totals['ours_cpu']:8.2f}x  "
-          f"accuracies identical: {identical}")  # fmt: skip
+    if totals["n"]:
+        print(f"{'all':14s} {totals['n']:5d} {totals['n'] / totals['theirs']:12.1f} {totals['n'] / totals['ours']:12.1f} "
+              f"{totals['theirs'] / totals['ours']:7.2f}x {totals['theirs_cpu'] / totals['ours_cpu']:8.2f}x  "
+              f"accuracies identical: {identical}")  # fmt: skip
     if args.ppl_dir:
         ppl_compare(args.ppl_dir, model, tokenizer, HFLM(pretrained=args.model, batch_size=args.batch_size,
                     device="cpu", dtype="float32", max_length=args.ppl_max_length or max_length),
