@@ -79,3 +79,9 @@ def test_remote_copy_through_fsspec(make_config):
     assert fs.exists("/lmforge-test/run/step2/.metadata")
     assert fs.exists("/lmforge-test/run/step2/rank_states/rank0.json")
     assert fs.cat("/lmforge-test/run/latest").decode().strip() == "step2"
+
+
+def test_unshard_of_a_folder_without_checkpoints_is_a_clear_error(tmp_path, capsys):
+    assert lmforge_main(["checkpoint", "unshard", str(tmp_path), "--output", str(tmp_path / "out")]) == 2
+    assert "not a training checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

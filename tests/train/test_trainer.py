@@ -89,10 +89,16 @@ def test_batch_size_warmup_doubles_every_n_tokens(make_config):
 
 
 def test_bf16_autocast_and_z_loss(make_config, tmp_path):
-    fp32 = losses(train(make_config(save_folder=str(tmp_path / "f"), save_interval=None)).save_folder)
+    fp32 = losses(
+        train(make_config(save_folder=str(tmp_path / "f"), max_steps=3, save_interval=None)).save_folder
+    )
     result = train(
         make_config(
-            save_folder=str(tmp_path / "b"), precision="bf16", z_loss_multiplier=1e-4, save_interval=None
+            save_folder=str(tmp_path / "b"),
+            precision="bf16",
+            z_loss_multiplier=1e-4,
+            max_steps=3,
+            save_interval=None,
         )
     )
     with open(os.path.join(result.save_folder, "metrics.jsonl")) as f:
