@@ -30,6 +30,10 @@ def rope_angles(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[t
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, sign: float) -> torch.Tensor:
     """[x1, x2] -> [x1 cos - sign x2 sin, x2 cos + sign x1 sin] over the last dim; fp32 arithmetic."""
     x1, x2 = x.chunk(2, dim=-1)
+    if torch.compiler.is_compiling():  # inductor fuses this into one kernel; it cannot trace out= writes
+        o1 = torch.addcmul(x1 * cos, x2, sin, value=-sign)
+        o2 = torch.addcmul(x2 * cos, x1, sin, value=sign)
+        return torch.cat((o1, o2), dim=-1).to(x.dtype)
     out = torch.empty_like(x)
     o1, o2 = out.chunk(2, dim=-1)
     if x.dtype == torch.float32:
