@@ -19,7 +19,7 @@ from torch import nn
 from lmforge.config import ConfigError
 from lmforge.distributed.process_group import all_reduce_sum
 from lmforge.io import expand_paths
-from lmforge.train.loss import IGNORE_INDEX, loss_sums, next_token_labels
+from lmforge.train.loss import IGNORE_INDEX, accumulator_dtype, loss_sums, next_token_labels
 
 
 @runtime_checkable
@@ -74,7 +74,7 @@ class TokenPerplexity:
     def __call__(self, model: nn.Module) -> dict[str, float]:
         was_training = model.training
         model.eval()
-        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss sum, token count
+        sums = torch.zeros(2, dtype=accumulator_dtype(self.device), device=self.device)  # loss, tokens
         # Every rank runs the same number of forwards (FSDP's all-gathers are collective); a rank without a
         # batch of its own re-scores batch 0 with weight 0.
         rounds = math.ceil(self.num_batches / self.world_size)
@@ -91,7 +91,7 @@ class TokenPerplexity:
             with autocast:
                 logits = model(input_ids).logits
             ce, _ = loss_sums(logits, labels)
-            sums[0] += weight * ce.double()
+            sums[0] += weight * ce
             sums[1] += weight * (labels != IGNORE_INDEX).sum()
         all_reduce_sum(sums)
         model.train(was_training)

@@ -8,6 +8,11 @@ import torch.nn.functional as F
 IGNORE_INDEX = -100
 
 
+def accumulator_dtype(device: torch.device) -> torch.dtype:
+    """fp64 for loss sums over many tokens (exact enough to compare runs at 1e-5), but MPS has no fp64."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 def next_token_labels(input_ids: torch.Tensor, label_mask: torch.Tensor | None = None) -> torch.Tensor:
     """[B, T] labels for the logits at positions 0..T-1: token t+1, IGNORE_INDEX at the last position (no
     next token) and wherever ``label_mask`` is false. The labels shift, not the logits: slicing the logits

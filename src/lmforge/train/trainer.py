@@ -35,7 +35,7 @@ from lmforge.train.callbacks import (
 )
 from lmforge.train.config import TrainConfig, validate_for_world
 from lmforge.train.evaluators import Evaluator, build_evaluators
-from lmforge.train.loss import IGNORE_INDEX, loss_sums, next_token_labels
+from lmforge.train.loss import IGNORE_INDEX, accumulator_dtype, loss_sums, next_token_labels
 from lmforge.train.optim import build_optimizer, clip_grad_norm
 from lmforge.train.schedule import clip_threshold, learning_rate
 from lmforge.train.speed import SpeedMonitor, device_peak_flops
@@ -213,12 +213,13 @@ class Trainer:
         doc_lens = batch.get("doc_lens")
         labels = next_token_labels(input_ids, label_mask)
         if label_mask is not None:
-            count = all_reduce_sum((labels != IGNORE_INDEX).sum().to(self.device, torch.float64)).item()
+            local = (labels != IGNORE_INDEX).sum().to(self.device, accumulator_dtype(self.device))
+            count = all_reduce_sum(local).item()
         else:
             count = float(global_batch * (input_ids.shape[1] - 1))
         scale = self.dist.world_size / max(count, 1.0)
 
-        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # cross-entropy, z-loss
+        sums = torch.zeros(2, dtype=accumulator_dtype(self.device), device=self.device)  # ce, z-loss
         rows, mbs = input_ids.shape[0], cfg.microbatch_size
         autocast = (
             torch.autocast(self.device.type, dtype=self.autocast_dtype)
@@ -235,9 +236,9 @@ class Trainer:
                     ce, z = self.compute_loss(ids, lab, lens)
                     loss = ce if z is None else ce + z
                 (loss * scale).backward()
-            sums[0] += ce.detach().double()
+            sums[0] += ce.detach()
             if z is not None:
-                sums[1] += z.detach().double()
+                sums[1] += z.detach()
         all_reduce_sum(sums)
         loss_value = (sums[0] / count).item()
         threshold = clip_threshold(cfg.max_grad_norm, step, cfg.clip_warmup_steps, cfg.clip_warmup_factor)
