@@ -130,7 +130,42 @@ class MetricsLogger(Callback):
             parts.append(f"SKIPPED ({metrics.get('skip_reason')})")
         elif metrics.get("loss_spike"):
             parts.append("LOSS SPIKE (kept)")
-        print(" | ".join(parts), flush=True)
+        from tqdm import tqdm
+
+        tqdm.write(" | ".join(parts))  # prints above an active progress bar instead of through it
+
+
+class ProgressCallback(Callback):
+    """A tqdm bar of optimizer steps on rank 0 when the console is a terminal (none in logs and tests)."""
+
+    def __init__(self, is_main: bool) -> None:
+        self.is_main = is_main
+        self.bar: Any = None
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        if not self.is_main:
+            return
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=trainer.config.max_steps,
+            initial=trainer.step,
+            desc=trainer.config.run_name,
+            unit="step",
+            dynamic_ncols=True,
+            disable=None,  # None: only on a TTY
+        )
+
+    def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if metrics.get("loss") is not None:
+                self.bar.set_postfix(loss=f"{metrics['loss']:.4f}", refresh=False)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 class WandbCallback(Callback):

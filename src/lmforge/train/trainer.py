@@ -30,6 +30,7 @@ from lmforge.train.callbacks import (
     CheckpointCallback,
     EvalCallback,
     MetricsLogger,
+    ProgressCallback,
     SpeedCallback,
     WandbCallback,
 )
@@ -127,6 +128,7 @@ class Trainer:
             SpeedCallback(),
             EvalCallback(),
             MetricsLogger(config.save_folder, self.dist.is_main),
+            ProgressCallback(self.dist.is_main),
             WandbCallback(),
             CheckpointCallback(),
             *(callbacks or []),
