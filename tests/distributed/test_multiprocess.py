@@ -38,7 +38,11 @@ def losses(run_dir):
 @pytest.fixture
 def single_run(make_config, tmp_path):
     return losses(
-        train(make_config(save_folder=str(tmp_path / "single"), max_steps=4, save_interval=None)).save_folder
+        train(
+            make_config(
+                save_folder=str(tmp_path / "single"), max_steps=4, save_interval=2, keep_checkpoints=0
+            )
+        ).save_folder
     )
 
 
@@ -85,6 +89,23 @@ def test_ddp_two_processes_match_one(single_run, write_config, tmp_path):
     for (_, a, ga), (_, b, gb) in zip(losses(tmp_path / "ddp"), single_run):
         assert a == pytest.approx(b, abs=1e-5)
         assert ga == pytest.approx(gb, rel=1e-4)
+
+
+def test_one_process_checkpoint_resumes_on_two_fsdp_ranks(single_run, write_config, tmp_path):
+    config = write_config(
+        "grow.yaml",
+        save_folder=str(tmp_path / "grown"),
+        load_path=str(tmp_path / "single" / "step2"),
+        strategy="fsdp",
+        max_steps=4,
+        save_interval=None,
+    )
+    proc = torchrun(config)
+    assert "resumed from" in proc.stdout
+    grown = losses(tmp_path / "grown")
+    assert [s for s, _, _ in grown] == [3, 4]
+    for (_, a, _), (_, b, _) in zip(grown, single_run[2:]):
+        assert a == pytest.approx(b, abs=1e-5)
 
 
 def test_fsdp_bf16_in_one_process_without_torchrun(make_config, tmp_path):
