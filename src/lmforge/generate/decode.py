@@ -72,7 +72,6 @@ def generate(
     positions = (mask[:, :prompt_len].cumsum(-1) - 1).clamp(min=0)
 
     out = torch.full((batch, params.max_new_tokens), pad, dtype=torch.long, device=device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=device)
     eos_ids = torch.tensor(eos, dtype=torch.long, device=device) if eos else None
     caches = model.new_kv_caches(batch, total_len)
     logits = model(
@@ -83,17 +82,22 @@ def generate(
         logits_to_keep=1,
     ).logits[:, -1]
     next_pos = positions[:, -1:] + 1
+    rows = torch.arange(batch, device=device)  # the output row of each sequence still being decoded
     steps = 0
     for step in range(params.max_new_tokens):
         token = next_tokens(logits.float(), params, generator)
-        token = torch.where(finished, torch.full_like(token, pad), token)
-        out[:, step] = token
+        out[rows, step] = token
         steps = step + 1
         if eos_ids is not None:
-            finished |= torch.isin(token, eos_ids)
-            # One host sync per step buys stopping as soon as every row is done.
-            if bool(finished.all()):
-                break
+            done = torch.isin(token, eos_ids)
+            if bool(done.any()):  # one host sync per step buys stopping finished rows at once
+                if bool(done.all()):
+                    break
+                # Drop finished rows from the batch (and their caches): no compute is spent on them.
+                keep = (~done).nonzero().squeeze(1)
+                rows, token, next_pos, mask = rows[keep], token[keep], next_pos[keep], mask[keep]
+                for cache in caches:
+                    cache.select(keep)
         if step + 1 == params.max_new_tokens:
             break
         mask[:, prompt_len + step] = 1
