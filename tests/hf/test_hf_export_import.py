@@ -250,3 +250,25 @@ def test_export_from_a_training_checkpoint(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(hf_model(ids).logits, model(ids).logits, atol=1e-5, rtol=0)
     assert os.path.isfile(os.path.join(out, "tokenizer.json"))
+
+
+def test_hf_olmo_wrapper_folder(tmp_path):
+    """OLMo's own transformers wrapper: config.json holds OLMo's fields, weights are prefixed 'model.'."""
+    import yaml
+
+    from lmforge.models.folder import model_config_from_dict
+    from lmforge.nn import build_model
+
+    section = {**NATIVE_SECTIONS["olmo"], "vocab_size": VOCAB, "eos_token_id": 249, "pad_token_id": 1}
+    model = build_model(model_config_from_dict(section), seed=2).eval()
+    folder = tmp_path / "hf_olmo"
+    folder.mkdir()
+    config = {**yaml.safe_load(OLMO_YAML["olmo"])["model"], "model_type": "hf_olmo"}
+    (folder / "config.json").write_text(json.dumps({**config, "architectures": ["OLMoForCausalLM"]}))
+    torch.save({f"model.{k}": v for k, v in native_state(model).items()}, folder / "pytorch_model.bin")
+    loaded = load_model(str(folder))
+    for key, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], tensor), key
+    out = str(tmp_path / "imported")
+    assert import_main([str(folder), "--output", out]) == 0
+    assert torch.equal(load_model(out).embeddings.weight, model.embeddings.weight)

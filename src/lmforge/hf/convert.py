@@ -265,7 +265,10 @@ def read_hf_config(folder: str) -> ModelConfig:
 def load_hf_folder(
     path: str, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Transformer:
-    """A transformers OLMo / OLMo-2 folder as an lmforge :class:`Transformer`."""
+    """A transformers OLMo / OLMo-2 folder (or OLMo's own ``hf_olmo`` wrapper) as a :class:`Transformer`."""
+    with open(os.path.join(path, "config.json")) as f:
+        if json.load(f).get("model_type") == "hf_olmo":
+            return load_native_olmo(path, device=device, dtype=dtype)
     config = read_hf_config(path)
     hf_tensors = read_hf_weights(path, device=str(device))
     try:

@@ -8,6 +8,7 @@ tensors without touching them. ``model.pt`` is read with ``torch.load(weights_on
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
@@ -21,7 +22,8 @@ from lmforge.nn.config import ModelConfig
 from lmforge.nn.init import build_model
 from lmforge.nn.transformer import Transformer
 
-NATIVE_FILES = ("model.safetensors", "model.pt")
+# pytorch_model.bin: OLMo's own transformers wrapper (``model_type: hf_olmo``); read with weights_only too.
+NATIVE_FILES = ("model.safetensors", "model.pt", "pytorch_model.bin")
 _BLOCK = re.compile(r"^transformer\.blocks\.(\d+)\.(.+)$")
 # Prefixes that wrappers (FSDP-1, torch.compile) add in front of OLMo's names.
 _WRAPPER_PREFIXES = ("_fsdp_wrapped_module.", "_orig_mod.", "module.", "model.")
@@ -139,14 +141,28 @@ def _from_olmo_yaml(section: dict[str, Any], path: str) -> dict[str, Any]:
     return out
 
 
+def _hf_olmo_section(folder: str) -> dict[str, Any] | None:
+    """OLMo's transformers wrapper (``model_type: hf_olmo``) keeps OLMo's model fields in config.json."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        data = json.load(f)
+    return data if data.get("model_type") == "hf_olmo" else None
+
+
 def native_model_config(
     folder: str, tensors: dict[str, torch.Tensor], overrides: dict[str, Any] | None = None
 ) -> ModelConfig:
-    """Architecture from OLMo's ``config.yaml`` when present; shapes from the tensors; then ``overrides``."""
+    """Architecture from OLMo's ``config.yaml`` (or an hf_olmo ``config.json``) when present; shapes from the
+    tensors; then ``overrides``."""
     section: dict[str, Any] = {}
     olmo_yaml = _olmo_yaml_model_section(folder)
+    source = os.path.join(folder, "config.yaml")
+    if olmo_yaml is None:
+        olmo_yaml, source = _hf_olmo_section(folder), os.path.join(folder, "config.json")
     if olmo_yaml is not None:
-        section = _from_olmo_yaml(olmo_yaml, os.path.join(folder, "config.yaml"))
+        section = _from_olmo_yaml(olmo_yaml, source)
     wte = tensors["transformer.wte.weight"]
     layers = {int(m.group(1)) for n in tensors if (m := _BLOCK.match(n))}
     inferred: dict[str, Any] = {
