@@ -140,8 +140,8 @@ def resolved_train_section(cfg: PipelineConfig, layout: RunLayout, tokenizer: st
         plan = plan_max_steps(cfg, layout, section)
         section["max_steps"] = plan["max_steps"]
         scheduler = dict(section.get("scheduler") or {})
-        # a warm-up longer than a short budgeted run would never reach the peak learning rate
-        if int(scheduler.get("warmup_steps", 0) or 0) >= plan["max_steps"]:
+        # at most a tenth of a budgeted run warms up: a short run must spend its steps at the peak rate
+        if int(scheduler.get("warmup_steps", 0) or 0) > plan["max_steps"] // 10:
             scheduler["warmup_steps"] = max(1, plan["max_steps"] // 10)
             section["scheduler"] = scheduler
         # a few checkpoints (to resume from) and in-loop evaluations (for curves) however short the run
