@@ -127,3 +127,14 @@ def test_missing_local_file_is_a_clear_error(tmp_path, lmforge_model_dir):
     code = main(["eval", "tasks", lmforge_model_dir, "--tasks", "piqa", "--data-dir", str(tmp_path),
                  "--output", str(tmp_path / "r.json"), "--no-progress"])  # fmt: skip
     assert code == 2
+
+
+def test_group_breakdown_keys(lmforge_model_dir, data_dir):
+    import lmforge
+    from lmforge.eval.downstream import evaluate_tasks
+    from lmforge.eval.tokenizer import load_eval_tokenizer
+
+    model, tok = lmforge.load_model(lmforge_model_dir), load_eval_tokenizer(lmforge_model_dir)
+    results, _ = evaluate_tasks(model, tok, ["mmlu:rc", "mmlu_anatomy"], data_dir, progress=False)
+    assert {"mmlu:rc", "mmlu_abstract_algebra:rc", "mmlu_anatomy:rc", "mmlu_anatomy"} == set(results)
+    assert results["mmlu_anatomy"]["num_examples"] == 1

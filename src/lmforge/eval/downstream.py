@@ -174,10 +174,12 @@ def score_prepared(
         summary["num_examples"] = len(task.examples)
         summary["num_fewshot"] = task.num_fewshot
         results[spec.name] = summary
-        if spec.group_by:
-            groups = sorted({g for m in spec.metrics for g in correct[m]}, key=str)
+        groups = sorted({g for m in spec.metrics for g in correct[m]}, key=str)
+        if spec.group_by and len(groups) > 1:  # one subject alone (mmlu_anatomy) needs no breakdown
+            base, _, variant = spec.name.partition(":")
             for g in groups:
-                results[f"{spec.name}_{g}"] = {m: _mean(correct[m].get(g, [])) for m in spec.metrics} | {
+                key = f"{base}_{g}" + (f":{variant}" if variant else "")  # mmlu_anatomy, mmlu_anatomy:rc
+                results[key] = {m: _mean(correct[m].get(g, [])) for m in spec.metrics} | {
                     "num_examples": len(correct[spec.metrics[0]].get(g, []))
                 }
     return results, records
