@@ -55,3 +55,17 @@ def test_bad_evaluator_configs_fail_at_construction(tokenizer_dir):
         build_inloop_evaluator({"name": "x", "kind": "downstream", "tasks": ["nope"]}, tok)
     with pytest.raises(ConfigError, match="max_seq_len"):
         build_inloop_evaluator({"name": "x", "kind": "ppl_docs", "paths": ["a"]}, tok)
+
+
+def test_prefix_token_falls_back_to_the_model_config(model, tokenizer_dir, data_dir, tmp_path):
+    import shutil
+
+    bare = tmp_path / "tokenizer.json"  # no tokenizer_config.json beside it: EOS unknown to the tokenizer
+    shutil.copy(os.path.join(tokenizer_dir, "tokenizer.json"), bare)
+    evaluator = build_inloop_evaluator(
+        {"name": "t", "kind": "downstream", "tasks": ["copa"], "data_dir": data_dir}, str(bare)
+    )
+    assert evaluator.tokenizer.eos_id is None and evaluator.tokenizer.bos_id is None
+    metrics = evaluator(model)
+    assert evaluator.tokenizer.prefix_id == model.config.eos_token_id
+    assert set(metrics) == {"copa/acc"}
