@@ -19,6 +19,12 @@ bad-words list here (lmforge ships its own, smaller list by default) so has_naug
 
 from __future__ import annotations
 
+import sys
+
+# bench/tokenize.py would shadow the standard library's tokenize module for scripts run from bench/
+if sys.path and sys.path[0].rstrip("/").endswith("bench"):
+    sys.path.pop(0)
+
 import argparse
 import glob
 import gzip

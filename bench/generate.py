@@ -10,6 +10,12 @@ reported (the machine is shared). The outputs are also compared: greedy decoding
 
 from __future__ import annotations
 
+import sys
+
+# bench/tokenize.py would shadow the standard library's tokenize module for scripts run from bench/
+if sys.path and sys.path[0].rstrip("/").endswith("bench"):
+    sys.path.pop(0)
+
 import argparse
 import statistics
 import time

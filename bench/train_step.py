@@ -12,6 +12,12 @@ machine is shared and its speed drifts. MFU divides achieved FLOP/s (``lmforge.n
 
 from __future__ import annotations
 
+import sys
+
+# bench/tokenize.py would shadow the standard library's tokenize module for scripts run from bench/
+if sys.path and sys.path[0].rstrip("/").endswith("bench"):
+    sys.path.pop(0)
+
 import argparse
 import contextlib
 import json
