@@ -86,6 +86,17 @@ def test_export_then_import_is_bit_identical(tmp_path, name):
     assert all(torch.equal(t, original[k]) for k, t in direct.state_dict().items())
 
 
+def test_repeated_exports_are_byte_identical(tmp_path):
+    # Reruns (the pipeline's resume) must reproduce the same files, so nothing random may enter the bytes.
+    _, folder = model_folder(tmp_path, "olmo_tied")
+    first, second = str(tmp_path / "hf1"), str(tmp_path / "hf2")
+    assert export_main([folder, "--output", first]) == 0
+    assert export_main([folder, "--output", second]) == 0
+    for name in sorted(os.listdir(first)):
+        with open(os.path.join(first, name), "rb") as a, open(os.path.join(second, name), "rb") as b:
+            assert a.read() == b.read(), name
+
+
 def test_bfloat16_export(tmp_path):
     _, folder = model_folder(tmp_path, "olmo2", with_tokenizer=False)
     out = str(tmp_path / "hf")

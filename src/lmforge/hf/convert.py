@@ -302,7 +302,7 @@ def export_hf_folder(
     tensors = {name: t.to("cpu").contiguous() for name, t in to_hf_state_dict(state, config).items()}
     os.makedirs(output, exist_ok=True)
     tmp = os.path.join(output, f".{HF_WEIGHTS}.tmp")
-    save_file(tensors, tmp, metadata={"format": "pt", "producer": "lmforge"})
+    save_file(tensors, tmp, metadata={"format": "pt"})
     os.replace(tmp, os.path.join(output, HF_WEIGHTS))
     with atomic_write(os.path.join(output, "config.json"), "wt") as f:
         f.write(json.dumps(hf_config, indent=2) + "\n")

@@ -62,7 +62,7 @@ def save_model_folder(
     with atomic_write(os.path.join(folder, CONFIG_NAME), "wt") as f:
         f.write(dump_yaml(config))
     tmp = os.path.join(folder, f".{WEIGHTS_NAME}.tmp")
-    save_file(tensors, tmp, metadata={"format": "pt", "producer": "lmforge"})
+    save_file(tensors, tmp, metadata={"format": "pt"})
     os.replace(tmp, os.path.join(folder, WEIGHTS_NAME))
     if tokenizer_file and os.path.abspath(tokenizer_file) != os.path.abspath(
         os.path.join(folder, TOKENIZER_NAME)
