@@ -50,6 +50,7 @@ def test_budget_plan_is_probed_once_and_reused(tmp_path, monkeypatch):
     # 30 s x 0.85 - 15 s start-up = 10.5 s, but at least half the budget (15 s): 60 steps of 0.25 s
     assert section["max_steps"] == 60 and probes == [1]
     assert section["scheduler"]["warmup_steps"] == 6  # a warm-up longer than the run is shortened
+    assert section["time_limit_minutes"] == 0.75  # a hard wall-clock cap at 1.5x the budget
     from lmforge.tokenize.tokenizer import load_tokenizer, vocab_size
 
     assert section["model"]["vocab_size"] == vocab_size(

@@ -253,3 +253,15 @@ def test_token_ids_beyond_the_vocabulary_are_a_clear_error(make_config):
     config = make_config(model={"vocab_size": 100, "pad_vocab_multiple": 1}, save_interval=None)
     with pytest.raises(ValueError, match=r"^model.vocab_size: token id .* does not fit model.vocab_size 100"):
         train(config)
+
+
+def test_time_limit_checkpoints_then_a_rerun_finishes_the_same_trajectory(make_config, tmp_path):
+    reference = losses(train(make_config(save_folder=str(tmp_path / "ref"), save_interval=None)).save_folder)
+    folder = str(tmp_path / "limited")
+    # A limit this small is reached after the first step: the run must stop there with a checkpoint.
+    stopped = train(make_config(save_folder=folder, save_interval=None, time_limit_minutes=1e-9))
+    assert stopped.stopped == "time_limit" and stopped.step == 1
+    assert stopped.checkpoint is not None and stopped.checkpoint.endswith("step1")
+    finished = train(make_config(save_folder=folder, save_interval=None))
+    assert finished.stopped == "max_steps" and finished.step == 6
+    assert losses(folder) == reference

@@ -139,6 +139,10 @@ def resolved_train_section(cfg: PipelineConfig, layout: RunLayout, tokenizer: st
     if cfg.budget.train_minutes:
         plan = plan_max_steps(cfg, layout, section)
         section["max_steps"] = plan["max_steps"]
+        # The probe sees the machine at one moment; if it slows down later (other jobs), the trainer's
+        # wall-clock limit still ends the run, with a checkpoint, at 1.5x the budget.
+        if section.get("time_limit_minutes") is None:
+            section["time_limit_minutes"] = 1.5 * float(cfg.budget.train_minutes)
         scheduler = dict(section.get("scheduler") or {})
         # at most a tenth of a budgeted run warms up: a short run must spend its steps at the peak rate
         if int(scheduler.get("warmup_steps", 0) or 0) > plan["max_steps"] // 10:

@@ -82,6 +82,9 @@ class TrainConfig:
     global_batch_size: int = 8  # instances (sequences of data.seq_len tokens) per optimizer step
     microbatch_size: int = 4  # instances per forward/backward on one rank
     max_steps: int = 100
+    # Wall-clock budget (like OLMo's time_limit): past it the run checkpoints and stops cleanly; a rerun
+    # resumes from that checkpoint towards max_steps. None: no limit.
+    time_limit_minutes: float | None = None
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = dataclasses.field(default_factory=SchedulerConfig)
     max_grad_norm: float | None = 1.0
@@ -118,6 +121,8 @@ class TrainConfig:
         self.model = {k: v for k, v in to_dict(model).items()}  # resolved: every field, saved with the run
         for name in ("global_batch_size", "microbatch_size", "max_steps", "log_interval"):
             require(getattr(self, name) > 0, name, "must be positive")
+        if self.time_limit_minutes is not None:
+            require(self.time_limit_minutes > 0, "time_limit_minutes", "must be positive when set")
         require(
             self.global_batch_size % self.microbatch_size == 0,
             "global_batch_size",

@@ -53,7 +53,7 @@ class TrainResult:
     loss: float | None  # training loss of the last step
     save_folder: str
     checkpoint: str | None  # the newest complete checkpoint
-    stopped: str  # "max_steps" or "nan"
+    stopped: str  # "max_steps", "time_limit" or "nan"
 
 
 class Trainer:
@@ -154,12 +154,18 @@ class Trainer:
             )
         for callback in self.callbacks:
             callback.on_train_start(self)
+        started = time.monotonic()
         while self.step < self.config.max_steps:
             metrics = self.train_step()
             for callback in self.callbacks:
                 callback.on_step_end(self, metrics)
             if self.consecutive_bad_steps >= self.config.nan.max_consecutive:
                 self.stopped = "nan"
+                break
+            if self.step < self.config.max_steps and self._time_limit_reached(started):
+                self.stopped = "time_limit"
+                if self.consecutive_bad_steps == 0 and not self._checkpointed_this_step():
+                    self.save_checkpoint()
                 break
         for callback in self.callbacks:
             callback.on_train_end(self)
@@ -172,6 +178,19 @@ class Trainer:
             checkpoint=self.last_checkpoint or ckpt.latest_checkpoint(self.config.save_folder),
             stopped=self.stopped,
         )
+
+    def _time_limit_reached(self, started: float) -> bool:
+        limit = self.config.time_limit_minutes
+        if limit is None:
+            return False
+        # Every rank must stop at the same step: rank 0's clock decides for all.
+        flag = torch.tensor([float(time.monotonic() - started >= 60.0 * limit)], device=self.device)
+        if self.dist.world_size > 1:
+            torch.distributed.broadcast(flag, src=0)
+        return bool(flag.item())
+
+    def _checkpointed_this_step(self) -> bool:
+        return self.last_checkpoint is not None and os.path.basename(self.last_checkpoint) == f"step{self.step}"
 
     def is_log_step(self, step: int) -> bool:
         return step % self.config.log_interval == 0 or step == self.config.max_steps
