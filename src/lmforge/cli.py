@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code = getattr(module, func_name)(rest)
-    except (ConfigError, InputError, FileNotFoundError) as err:
+    except (ConfigError, InputError, OSError) as err:
+        # OSError: a missing input, an output path that is a directory, no permission: the user's to fix
         print(f"lmforge {name}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

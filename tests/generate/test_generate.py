@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lmforge.config import ConfigError
 from lmforge.generate import SamplingParams, generate
 from lmforge.generate.sampling import filter_logits
 from lmforge.models.folder import model_config_from_dict
@@ -123,9 +124,10 @@ def test_top_k_and_top_p_filters():
 
 def test_rejects_too_long_and_empty_prompts():
     model = tiny_model("tiny")
-    with pytest.raises(ValueError, match="max_sequence_length"):
+    # ConfigError (not a bare ValueError) so `lmforge generate` reports them in one line with exit code 2
+    with pytest.raises(ConfigError, match="max_sequence_length"):
         generate(model, [[1] * 500], max_new_tokens=20)
-    with pytest.raises(ValueError, match="at least one token"):
+    with pytest.raises(ConfigError, match="at least one token"):
         generate(model, [[]], max_new_tokens=2)
 
 

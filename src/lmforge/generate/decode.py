@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
+from lmforge.config import ConfigError
 from lmforge.generate.sampling import SamplingParams, next_tokens
 from lmforge.nn.transformer import Transformer
 
@@ -47,7 +48,9 @@ def generate(
     if not prompts:
         return []
     if any(len(p) == 0 for p in prompts):
-        raise ValueError("every prompt needs at least one token (add a BOS/EOS token to start from nothing)")
+        raise ConfigError(
+            "prompt", "every prompt needs at least one token (add a BOS/EOS token to start from nothing)"
+        )
     config = model.config
     eos = _eos_set(config.eos_token_id if eos_token_id == -1 else eos_token_id)
     pad = config.pad_token_id if pad_token_id is None else pad_token_id
@@ -58,9 +61,10 @@ def generate(
     batch, prompt_len = len(prompts), max(len(p) for p in prompts)
     total_len = prompt_len + params.max_new_tokens
     if total_len > config.max_sequence_length:
-        raise ValueError(
+        raise ConfigError(
+            "max_new_tokens",
             f"prompt ({prompt_len} tokens) + max_new_tokens ({params.max_new_tokens}) exceeds the model's "
-            f"max_sequence_length ({config.max_sequence_length})"
+            f"max_sequence_length ({config.max_sequence_length})",
         )
     input_ids = torch.full((batch, prompt_len), pad, dtype=torch.long)
     mask = torch.zeros((batch, total_len), dtype=torch.long)

@@ -23,6 +23,21 @@ def _resolve(preset: str, overrides: Sequence[str]) -> ModelConfig:
     return model_config_from_dict({"preset": preset, **section})
 
 
+def _check_tokenizer(path: str, config: ModelConfig) -> None:
+    """Refuse a file that is not a tokenizer, or one with ids the embedding has no row for."""
+    from lmforge.tokenize.tokenizer import load_tokenizer, vocab_size
+
+    size = vocab_size(load_tokenizer(path))
+    if size > config.padded_vocab_size:
+        from lmforge.config import ConfigError
+
+        raise ConfigError(
+            "model.vocab_size",
+            f"{path} has {size} ids but the model embeds only {config.padded_vocab_size}; "
+            f"pass --model.vocab_size={size}",
+        )
+
+
 def info(config: ModelConfig, seq_len: int | None = None) -> dict:
     seq_len = seq_len or config.max_sequence_length
     meta = build_model(config, device="meta")  # counted from real modules, never allocated
@@ -59,6 +74,10 @@ def main(argv: Sequence[str]) -> int:
     p_init.add_argument("--tokenizer", default=None, help="tokenizer.json to store beside the weights")
     args, rest = parser.parse_known_args(list(argv))
     config = _resolve(args.preset, rest)
+    if getattr(args, "seq_len", None) is not None and args.seq_len < 1:
+        parser.error("--seq-len must be at least 1")
+    if args.action == "init" and args.tokenizer:
+        _check_tokenizer(args.tokenizer, config)
     if args.action == "info":
         print(json.dumps(info(config, args.seq_len), indent=2))
         return 0

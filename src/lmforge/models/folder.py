@@ -67,7 +67,12 @@ def save_model_folder(
     if tokenizer_file and os.path.abspath(tokenizer_file) != os.path.abspath(
         os.path.join(folder, TOKENIZER_NAME)
     ):
-        shutil.copyfile(tokenizer_file, os.path.join(folder, TOKENIZER_NAME))
+        # through a temporary name: a kill mid-copy must not leave a truncated tokenizer.json behind
+        with (
+            open(tokenizer_file, "rb") as src,
+            atomic_write(os.path.join(folder, TOKENIZER_NAME), "wb") as dst,
+        ):
+            shutil.copyfileobj(src, dst)
 
 
 def load_state_into(model: Transformer, tensors: dict[str, torch.Tensor], source: str) -> Transformer:

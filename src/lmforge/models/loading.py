@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle  # only for the exception type torch.load(weights_only=True) raises; nothing is unpickled
 
 import torch
+from safetensors import SafetensorError
 
+from lmforge.config import ConfigError
+from lmforge.io import InputError
 from lmforge.models.folder import is_model_folder, load_model_folder
 from lmforge.nn.transformer import Transformer
 
@@ -22,6 +26,20 @@ def load_model(
     path: str, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Transformer:
     path = os.fspath(path)
+    try:
+        return _load_model(path, device, dtype)
+    except (ConfigError, InputError, torch.OutOfMemoryError):
+        raise
+    except (ValueError, RuntimeError, SafetensorError, pickle.UnpicklingError) as err:
+        # A corrupt or mismatched folder (bad JSON, unreadable safetensors header, weights that do not fit
+        # the config) is bad input, not a bug: name the folder in one line instead of a traceback.
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if reason.startswith(f"{path}: "):
+            reason = reason[len(path) + 2 :]
+        raise InputError(path, None, reason) from err
+
+
+def _load_model(path: str, device: str | torch.device, dtype: torch.dtype | None) -> Transformer:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: not a model folder")
     hf_config = os.path.join(path, "config.json")

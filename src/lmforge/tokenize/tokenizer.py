@@ -12,7 +12,7 @@ import re
 
 from tokenizers import Tokenizer
 
-from lmforge.io import exists, is_remote, join, open_file
+from lmforge.io import InputError, exists, is_remote, join, open_file
 
 # Names that mean "end of document" in common tokenizers, in order of preference.
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "<|im_end|>", "[SEP]")
@@ -28,8 +28,8 @@ def resolve_tokenizer_file(path_or_name: str) -> str:
     """
     path_or_name = str(path_or_name)
     if is_remote(path_or_name) or os.path.exists(path_or_name):
-        if path_or_name.endswith(".json"):
-            return path_or_name
+        if path_or_name.endswith(".json") or os.path.isfile(path_or_name):
+            return path_or_name  # load_tokenizer says so if the file is not a tokenizer
         candidate = join(path_or_name, "tokenizer.json")
         if exists(candidate):
             return candidate
@@ -49,7 +49,11 @@ def load_tokenizer(path_or_name: str) -> Tokenizer:
     """Load a tokenizer from a ``tokenizer.json`` file, a folder containing one, or a hub name."""
     path = resolve_tokenizer_file(path_or_name)
     with open_file(path, "rb", compression=False) as f:
-        return Tokenizer.from_str(f.read().decode("utf-8"))
+        raw = f.read()
+    try:
+        return Tokenizer.from_str(raw.decode("utf-8"))
+    except Exception as err:  # `tokenizers` raises a bare Exception for anything it cannot parse
+        raise InputError(path, None, f"not a tokenizer.json ({err})") from None
 
 
 def tokenizer_sha256(path_or_name: str) -> str:

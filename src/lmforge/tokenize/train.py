@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
+from lmforge.config import ConfigError
 from lmforge.documents import OnError, ReadStats, read_documents
 from lmforge.io import expand_paths, write_text
 
@@ -75,7 +76,9 @@ def train_tokenizer(
     files = expand_paths(paths if isinstance(paths, str) else list(paths))
     minimum = BYTE_ALPHABET_SIZE + len(special_tokens)
     if vocab_size < minimum:
-        raise ValueError(f"vocab_size must be at least {minimum} (256 bytes + {len(special_tokens)} special)")
+        raise ConfigError(
+            "vocab_size", f"must be at least {minimum} (256 bytes + {len(special_tokens)} special)"
+        )
     tok = new_byte_level_bpe()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

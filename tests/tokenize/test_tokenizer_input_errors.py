@@ -1,0 +1,35 @@
+"""A tokenizer argument that is not a tokenizer, and impossible training options, fail in one line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from lmforge.cli import main as lmforge_main
+from lmforge.io import InputError
+from lmforge.tokenize.tokenizer import load_tokenizer
+
+
+def test_a_file_that_is_not_a_tokenizer_is_named(tmp_path):
+    not_json = tmp_path / "docs.jsonl.gz"
+    not_json.write_bytes(gzip.compress(b'{"text": "x"}\n'))
+    with pytest.raises(InputError, match=r"docs\.jsonl\.gz: not a tokenizer\.json"):
+        load_tokenizer(str(not_json))
+    other_json = tmp_path / "other.json"
+    other_json.write_text(json.dumps({"a": 1}))
+    with pytest.raises(InputError, match=r"other\.json: not a tokenizer\.json"):
+        load_tokenizer(str(other_json))
+    with pytest.raises(FileNotFoundError, match=r"no tokenizer\.json in this folder"):
+        load_tokenizer(str(tmp_path))
+
+
+def test_tokenizer_train_too_small_vocab_and_directory_output_exit_2(tmp_path, capsys):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": "hello world"}) + "\n")
+    args = ["tokenizer", "train", "--input", str(docs), "--vocab-size"]
+    assert lmforge_main([*args, "5", "--output", str(tmp_path / "t.json")]) == 2
+    assert "vocab_size: must be at least" in capsys.readouterr().err
+    assert lmforge_main([*args, "300", "--output", str(tmp_path)]) == 2
+    assert "Is a directory" in capsys.readouterr().err
