@@ -127,6 +127,17 @@ def atomic_write(path: str, mode: str = "wb", compression: str | bool | None = T
             os.remove(tmp)
 
 
+def give_default_permissions(path: str) -> None:
+    """chmod ``path`` to what a plainly created file gets (0666 minus the umask).
+
+    Writers that create their own temporary file (safetensors makes it 0600) would otherwise publish
+    weights that nobody else on a shared file system can read.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_text(path: str, text: str) -> None:
     with atomic_write(path, "wt", compression=False) as f:
         f.write(text)

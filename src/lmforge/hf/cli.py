@@ -42,6 +42,9 @@ def _tokenizer_arg(value: str | None) -> str | None:
     path = os.path.join(value, "tokenizer.json") if os.path.isdir(value) else value
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{value}: no tokenizer.json")
+    from lmforge.tokenize.tokenizer import load_tokenizer
+
+    load_tokenizer(path)  # refuse a file that is not a tokenizer before anything is written
     return path
 
 
@@ -102,14 +105,17 @@ def import_main(argv: Sequence[str]) -> int:
     from lmforge.hf.convert import load_hf_folder
     from lmforge.hf.native import is_native_olmo_checkpoint, load_native_olmo
     from lmforge.models.folder import save_model_folder
+    from lmforge.models.loading import located_load_errors
 
     source = args.source
     dtype = DTYPES.get(args.dtype or "")
     if os.path.isfile(os.path.join(source, "config.json")):
-        model = load_hf_folder(source, dtype=dtype)
+        with located_load_errors(source):
+            model = load_hf_folder(source, dtype=dtype)
         kind = "huggingface"
     elif is_native_olmo_checkpoint(source):
-        model = load_native_olmo(source, dtype=dtype, overrides=overrides.get("model"))
+        with located_load_errors(source):
+            model = load_native_olmo(source, dtype=dtype, overrides=overrides.get("model"))
         kind = "olmo-native"
     else:
         raise FileNotFoundError(

@@ -17,7 +17,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from lmforge.hf.native import is_native_olmo_checkpoint, load_native_olmo  # re-exported for load_model
-from lmforge.io import atomic_write
+from lmforge.io import atomic_write, give_default_permissions
 from lmforge.models.folder import load_state_into, model_config_from_dict
 from lmforge.nn.config import ModelConfig
 from lmforge.nn.init import build_model
@@ -252,10 +252,21 @@ def _tokenizer_vocab_size(folder: str) -> int | None:
     return Tokenizer.from_file(path).get_vocab_size(with_added_tokens=True)
 
 
+def read_config_json(path: str) -> dict[str, Any]:
+    """A ``config.json`` as a dict; malformed JSON is a ``ValueError`` naming the file."""
+    with open(path, "rb") as f:
+        try:
+            data = json.loads(f.read())
+        except ValueError as err:  # JSONDecodeError and invalid UTF-8 alike
+            raise ValueError(f"{path}: malformed JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return data
+
+
 def read_hf_config(folder: str) -> ModelConfig:
     path = os.path.join(folder, "config.json")
-    with open(path) as f:
-        hf = json.load(f)
+    hf = read_config_json(path)
     try:
         return model_config_from_hf(hf, _tokenizer_vocab_size(folder))
     except (KeyError, ValueError) as err:
@@ -266,9 +277,8 @@ def load_hf_folder(
     path: str, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Transformer:
     """A transformers OLMo / OLMo-2 folder (or OLMo's own ``hf_olmo`` wrapper) as a :class:`Transformer`."""
-    with open(os.path.join(path, "config.json")) as f:
-        if json.load(f).get("model_type") == "hf_olmo":
-            return load_native_olmo(path, device=device, dtype=dtype)
+    if read_config_json(os.path.join(path, "config.json")).get("model_type") == "hf_olmo":
+        return load_native_olmo(path, device=device, dtype=dtype)
     config = read_hf_config(path)
     hf_tensors = read_hf_weights(path, device=str(device))
     try:
@@ -303,6 +313,7 @@ def export_hf_folder(
     os.makedirs(output, exist_ok=True)
     tmp = os.path.join(output, f".{HF_WEIGHTS}.tmp")
     save_file(tensors, tmp, metadata={"format": "pt"})
+    give_default_permissions(tmp)
     os.replace(tmp, os.path.join(output, HF_WEIGHTS))
     with atomic_write(os.path.join(output, "config.json"), "wt") as f:
         f.write(json.dumps(hf_config, indent=2) + "\n")
@@ -324,7 +335,8 @@ def write_tokenizer_files(tokenizer_file: str, output: str, config: ModelConfig)
     for name, src in sources.items():
         dst = os.path.join(output, name)
         if os.path.isfile(src) and os.path.abspath(src) != os.path.abspath(dst):
-            shutil.copyfile(src, dst)
+            with open(src, "rb") as source, atomic_write(dst, "wb", compression=False) as target:
+                shutil.copyfileobj(source, target)  # never a truncated tokenizer file after a kill
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(os.path.join(output, "tokenizer.json"))

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lmforge.config import ConfigError, dump_yaml, from_dict, load_yaml, to_dict, validate
-from lmforge.io import atomic_write
+from lmforge.io import atomic_write, give_default_permissions
 from lmforge.models.presets import resolve_model_section
 from lmforge.nn.config import ModelConfig
 from lmforge.nn.init import build_model
@@ -63,6 +63,7 @@ def save_model_folder(
         f.write(dump_yaml(config))
     tmp = os.path.join(folder, f".{WEIGHTS_NAME}.tmp")
     save_file(tensors, tmp, metadata={"format": "pt"})
+    give_default_permissions(tmp)
     os.replace(tmp, os.path.join(folder, WEIGHTS_NAME))
     if tokenizer_file and os.path.abspath(tokenizer_file) != os.path.abspath(
         os.path.join(folder, TOKENIZER_NAME)

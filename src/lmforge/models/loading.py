@@ -9,9 +9,10 @@ Recognised, in this order:
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import pickle  # only for the exception type torch.load(weights_only=True) raises; nothing is unpickled
+from collections.abc import Iterator
 
 import torch
 from safetensors import SafetensorError
@@ -26,17 +27,27 @@ def load_model(
     path: str, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Transformer:
     path = os.fspath(path)
-    try:
+    with located_load_errors(path):
         return _load_model(path, device, dtype)
+
+
+@contextlib.contextmanager
+def located_load_errors(path: str) -> Iterator[None]:
+    """Turn what a corrupt or mismatched model folder raises into one :class:`InputError` naming it.
+
+    Bad JSON, an unreadable safetensors header or weights that do not fit the config are bad input, not
+    bugs: the CLI prints one line instead of a traceback.
+    """
+    try:
+        yield
     except (ConfigError, InputError, torch.OutOfMemoryError):
         raise
     except (ValueError, RuntimeError, SafetensorError, pickle.UnpicklingError) as err:
-        # A corrupt or mismatched folder (bad JSON, unreadable safetensors header, weights that do not fit
-        # the config) is bad input, not a bug: name the folder in one line instead of a traceback.
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        if reason.startswith(f"{path}: "):
-            reason = reason[len(path) + 2 :]
-        raise InputError(path, None, reason) from err
+        where = path
+        if reason.startswith(path) and ": " in reason:  # already located (the folder or a file in it)
+            where, reason = reason.split(": ", 1)
+        raise InputError(where, None, reason) from err
 
 
 def _load_model(path: str, device: str | torch.device, dtype: torch.dtype | None) -> Transformer:
@@ -44,8 +55,9 @@ def _load_model(path: str, device: str | torch.device, dtype: torch.dtype | None
         raise FileNotFoundError(f"{path}: not a model folder")
     hf_config = os.path.join(path, "config.json")
     if os.path.isfile(hf_config):
-        with open(hf_config) as f:
-            model_type = json.load(f).get("model_type")
+        from lmforge.hf.convert import read_config_json
+
+        model_type = read_config_json(hf_config).get("model_type")
         if model_type in ("olmo", "olmo2", "hf_olmo"):
             from lmforge.hf.convert import load_hf_folder
 

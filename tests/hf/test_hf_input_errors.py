@@ -1,0 +1,53 @@
+"""`lmforge import` / `export` on bad input: one line naming the file (exit code 2), nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from lmforge.cli import main as lmforge_main
+
+SMALL = ["--model.vocab_size=300", "--model.d_model=32", "--model.n_layers=1", "--model.n_heads=2"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "model"
+    assert lmforge_main(["model", "init", "--preset", "tiny", "--output", str(out), *SMALL]) == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [("{bad json", "Expecting property name"), (json.dumps({"model_type": "llama"}), "not an OLMo")],
+)
+def test_import_of_a_broken_hf_folder_is_one_line(tmp_path, capsys, config_text, message):
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text(config_text)
+    assert lmforge_main(["import", str(tmp_path / "hf"), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "config.json" in err and "Traceback" not in err
+    assert err.count(str(tmp_path / "hf")) == 1
+
+
+def test_export_refuses_a_non_tokenizer_before_writing(model_dir, tmp_path, capsys):
+    bogus = tmp_path / "tok.json"
+    bogus.write_text('{"not": "a tokenizer"}')
+    out = tmp_path / "hf"
+    assert lmforge_main(["export", str(model_dir), "--output", str(out), "--tokenizer", str(bogus)]) == 2
+    assert "not a tokenizer.json" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_exported_weights_are_readable_by_others(model_dir, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        assert lmforge_main(["export", str(model_dir), "--output", str(tmp_path / "hf")]) == 0
+        assert lmforge_main(["import", str(tmp_path / "hf"), "--output", str(tmp_path / "back")]) == 0
+    finally:
+        os.umask(previous)
+    for weights in (tmp_path / "hf" / "model.safetensors", tmp_path / "back" / "model.safetensors"):
+        assert stat.S_IMODE(weights.stat().st_mode) == 0o644  # safetensors alone would leave 0600
