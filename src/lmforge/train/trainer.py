@@ -134,9 +134,23 @@ class Trainer:
             *(callbacks or []),
         ]
 
+    def _check_tokenizer(self, path: str) -> None:
+        """Refuse a ``tokenizer`` that is not one, or has ids the embedding has no row for, before step 0."""
+        from lmforge.tokenize.tokenizer import load_tokenizer, vocab_size
+
+        size = vocab_size(load_tokenizer(path))
+        if size > self.model_config.padded_vocab_size:
+            raise ConfigError(
+                "tokenizer",
+                f"{path} has {size} ids but the model embeds only {self.model_config.padded_vocab_size} "
+                "(set model.vocab_size)",
+            )
+
     # ------------------------------------------------------------------------------------------ loop
 
     def fit(self) -> TrainResult:
+        if self.config.tokenizer:  # every rank: one failing alone would leave the others waiting
+            self._check_tokenizer(self.config.tokenizer)
         if self.dist.is_main:
             os.makedirs(self.config.save_folder, exist_ok=True)
         self.restore()
@@ -145,7 +159,14 @@ class Trainer:
 
             write_text(os.path.join(self.config.save_folder, ckpt.CONFIG), dump_yaml(self.config))
             if self.config.tokenizer:  # beside the checkpoints too, where `lmforge export RUN` looks
-                shutil.copyfile(self.config.tokenizer, os.path.join(self.config.save_folder, ckpt.TOKENIZER))
+                from lmforge.io import atomic_write
+
+                target = os.path.join(self.config.save_folder, ckpt.TOKENIZER)
+                with (
+                    open(self.config.tokenizer, "rb") as src,
+                    atomic_write(target, "wb", compression=False) as dst,
+                ):
+                    shutil.copyfileobj(src, dst)  # a kill mid-copy leaves the old file, never half of one
             print(
                 f"lmforge train: {self.config.run_name} | {self.dist.world_size} x {self.device} | "
                 f"strategy {self.config.strategy} | precision {self.config.precision} | "
@@ -190,7 +211,9 @@ class Trainer:
         return bool(flag.item())
 
     def _checkpointed_this_step(self) -> bool:
-        return self.last_checkpoint is not None and os.path.basename(self.last_checkpoint) == f"step{self.step}"
+        return (
+            self.last_checkpoint is not None and os.path.basename(self.last_checkpoint) == f"step{self.step}"
+        )
 
     def is_log_step(self, step: int) -> bool:
         return step % self.config.log_interval == 0 or step == self.config.max_steps
