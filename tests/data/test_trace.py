@@ -108,3 +108,12 @@ def test_trace_replays_batch_size_warmup(tmp_path, capsys):
         assert main(["data", "trace", str(run), "--batch", str(k), "--json"]) == 0
         pieces = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert list(dict.fromkeys(p["instance"] for p in pieces)) == batches[k]
+
+
+def test_trace_rejects_negative_indices_in_one_line(tmp_path, capsys):
+    # checked before any data is read: the folder need not even exist
+    for flag, value in (("--batch", "-1"), ("--seed", "-3"), ("--batch-size", "0")):
+        args = ["data", "trace", str(tmp_path), "--batch", "0", "--batch-size", "2", flag, value]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert flag.lstrip("-").replace("-", "_") + ": must be" in err and "Traceback" not in err

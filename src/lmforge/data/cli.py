@@ -45,6 +45,11 @@ def main(argv: Sequence[str]) -> int:
     trace.add_argument("--seed", type=int, default=None, help="data seed (data dirs: 0)")
     trace.add_argument("--json", action="store_true", help="one JSON object per document piece")
     args = parser.parse_args(list(argv))
+    for name in ("batch", "seed"):  # numpy's permutation would otherwise fail with a bare ValueError
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise ConfigError(name, f"must be >= 0, got {getattr(args, name)}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError("batch_size", f"must be positive, got {args.batch_size}")
 
     from lmforge.data.loader import DataLoader
     from lmforge.data.trace import trace_batch, trace_instances
