@@ -30,11 +30,26 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the model folder's)")
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
-    parser.add_argument("--dtype", default="auto", help="auto (as stored), float32, bfloat16, float16")
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        help="auto (as stored), float32, bfloat16, float16",
+    )
     parser.add_argument("--max-seq-len", type=int, default=None, help="default: the model's context length")
     parser.add_argument("--prefix-token-id", type=int, default=None, help="override the BOS/EOS prefix token")
     parser.add_argument("--output", required=True, help="results.json")
     parser.add_argument("--no-progress", action="store_true")
+
+
+def _check_counts(args: argparse.Namespace, minimums: dict[str, int]) -> None:
+    """Reject impossible counts before the model is loaded (one line, not a traceback later)."""
+    from lmforge.config import ConfigError
+
+    for name, minimum in minimums.items():
+        value = getattr(args, name)
+        if value is not None and value < minimum:
+            raise ConfigError(name, f"must be at least {minimum}, got {value}")
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any, int]:
@@ -72,7 +87,12 @@ def ppl_main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--domain-field", default="source", help="document field naming the domain (dotted)")
     args = parser.parse_args(list(argv))
+    _check_counts(args, {"batch_size": 1, "max_seq_len": 1, "stride": 1})
     model, tokenizer, max_len = _load(args)
+    if args.stride is not None and args.stride > max_len:
+        from lmforge.config import ConfigError
+
+        raise ConfigError("stride", f"must be at most max_seq_len ({args.stride} > {max_len})")
     counts: dict[str, int] = {}
     docs = read_eval_documents(args.data, args.domain_field, counts)
     started = time.perf_counter()
@@ -97,6 +117,7 @@ def ppl_main(argv: Sequence[str]) -> int:
 
 def tasks_main(argv: Sequence[str]) -> int:
     from lmforge.eval.downstream import prepare_tasks, score_prepared
+    from lmforge.eval.tasks.template import TemplateError
 
     parser = argparse.ArgumentParser(
         prog="lmforge eval tasks", description="Downstream multiple-choice tasks."
@@ -109,9 +130,15 @@ def tasks_main(argv: Sequence[str]) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N examples of each task")
     parser.add_argument("--num-fewshot", type=int, default=None, help="default: each task's own")
     args = parser.parse_args(list(argv))
+    _check_counts(args, {"batch_size": 1, "max_seq_len": 1, "limit": 1, "num_fewshot": 0})
     model, tokenizer, max_len = _load(args)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()]
-    prepared = prepare_tasks(names, tokenizer, args.data_dir, args.limit, args.num_fewshot)
+    try:
+        prepared = prepare_tasks(names, tokenizer, args.data_dir, args.limit, args.num_fewshot)
+    except TemplateError as err:  # a row without the fields its task reads: bad data, not a bug
+        from lmforge.io import InputError
+
+        raise InputError(args.data_dir or "tasks", None, str(err)) from None
     started = time.perf_counter()
     results, records = score_prepared(model, prepared, max_len, args.batch_size, not args.no_progress)
     seconds = time.perf_counter() - started

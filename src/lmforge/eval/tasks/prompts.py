@@ -14,6 +14,7 @@ import dataclasses
 import random
 from typing import Any
 
+from lmforge.config import ConfigError
 from lmforge.eval.tasks.preprocess import get_preprocessor
 from lmforge.eval.tasks.spec import LETTERS, TaskSpec
 from lmforge.eval.tasks.template import TemplateError, render
@@ -81,8 +82,9 @@ class FewshotSampler:
         if self.spec.fewshot_sampler == "first_n":
             candidates = [d for d in pool if d != doc] if self.pool_is_eval_split else pool
             if len(candidates) < k:
-                raise ValueError(
-                    f"{self.spec.name}: {k} few-shot examples requested, {len(candidates)} available"
+                raise ConfigError(
+                    "num_fewshot",
+                    f"{self.spec.name}: {k} few-shot examples requested, {len(candidates)} available",
                 )
             return candidates[:k]
         if self.pool_is_eval_split or self.spec.fewshot_draw_extra:
@@ -90,8 +92,24 @@ class FewshotSampler:
         else:
             drawn = self.rng.sample(pool, k)
         if len(drawn) < k:
-            raise ValueError(f"{self.spec.name}: {k} few-shot examples requested, {len(drawn)} available")
+            raise ConfigError(
+                "num_fewshot", f"{self.spec.name}: {k} few-shot examples requested, {len(drawn)} available"
+            )
         return drawn
+
+
+def _reason(err: Exception) -> str:
+    return f"missing field {err}" if isinstance(err, KeyError) else str(err)
+
+
+def _checked(spec: TaskSpec, what: str, index: int, prep: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """``prep(row)``; a row without the fields the task reads is a located error, not a KeyError."""
+    if prep is None:
+        return row
+    try:
+        return prep(row)
+    except (KeyError, TypeError, IndexError, ValueError) as err:
+        raise TemplateError(f"{spec.name} {what} {index}: {_reason(err)}") from None
 
 
 def render_examples(
@@ -103,19 +121,24 @@ def render_examples(
 ) -> list[RenderedExample]:
     """Render every row (already limited) of one task into requests."""
     prep = get_preprocessor(spec.preprocess) if spec.preprocess else None
-    docs = [prep(r) for r in rows] if prep else list(rows)
-    pool = docs if fewshot_pool is None else ([prep(r) for r in fewshot_pool] if prep else list(fewshot_pool))
+    docs = [_checked(spec, "example", i, prep, r) for i, r in enumerate(rows)]
+    pool = (
+        docs
+        if fewshot_pool is None
+        else [_checked(spec, "few-shot example", i, prep, r) for i, r in enumerate(fewshot_pool)]
+    )
     sampler = FewshotSampler(spec, pool, pool_is_eval_split or fewshot_pool is None)
     out = []
     for index, doc in enumerate(docs):
-        prefix = render(spec.description, doc) if spec.description else ""
-        prefix += "".join(_shot_text(spec, shot) for shot in sampler.sample(num_fewshot, doc))
-        question, choices = _question_and_choices(spec, doc)
-        gold = gold_index(spec, doc)
-        if not 0 <= gold < len(choices):
-            raise TemplateError(
-                f"{spec.name} example {index}: gold index {gold} outside {len(choices)} choices"
-            )
+        try:
+            prefix = render(spec.description, doc) if spec.description else ""
+            prefix += "".join(_shot_text(spec, shot) for shot in sampler.sample(num_fewshot, doc))
+            question, choices = _question_and_choices(spec, doc)
+            gold = gold_index(spec, doc)
+            if not 0 <= gold < len(choices):
+                raise TemplateError(f"gold index {gold} outside {len(choices)} choices")
+        except (TemplateError, KeyError, TypeError, IndexError) as err:
+            raise TemplateError(f"{spec.name} example {index}: {_reason(err)}") from None
         if spec.partial:
             contexts = [prefix + c for c in choices]
             continuations = [spec.target_delimiter + question] * len(choices)

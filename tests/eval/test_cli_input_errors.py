@@ -1,0 +1,68 @@
+"""`lmforge eval` on bad input or impossible options: one line naming the data (exit code 2), no traceback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import pytest
+
+from lmforge.cli import main
+
+COPA = [
+    {"premise": "The sky darkened.", "choice1": "It rained.", "choice2": "It shone.", "question": "effect",
+     "label": 0},
+    {"premise": "He was thirsty.", "choice1": "He drank.", "choice2": "He slept.", "question": "effect",
+     "label": 0},
+]  # fmt: skip
+
+
+def write_jsonl_gz(path: str, rows: list[dict]) -> None:
+    with gzip.open(path, "wt") as f:
+        f.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+def _tasks(model: str, data_dir: str, output, *extra: str) -> list[str]:
+    return ["eval", "tasks", model, "--tasks", "copa", "--data-dir", data_dir, "--output", str(output),
+            "--no-progress", *extra]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("row_change", "message"),
+    [({"premise": None}, "copa example 1: missing field 'premise'"), ({"label": 7}, "gold index 7 outside")],
+)
+def test_a_task_row_without_its_fields_is_a_located_error(
+    lmforge_model_dir, tmp_path, capsys, row_change, message
+):
+    good, bad = (dict(r) for r in COPA[:2])
+    bad.update({k: v for k, v in row_change.items() if v is not None})
+    for key in [k for k, v in row_change.items() if v is None]:
+        del bad[key]
+    write_jsonl_gz(os.path.join(tmp_path, "copa.validation.jsonl.gz"), [good, bad])
+    assert main(_tasks(lmforge_model_dir, str(tmp_path), tmp_path / "r.json")) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(tmp_path) in err and "Traceback" not in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_more_shots_than_examples_is_a_config_error(lmforge_model_dir, tmp_path, capsys):
+    write_jsonl_gz(os.path.join(tmp_path, "copa.validation.jsonl.gz"), COPA[:2])
+    assert main(_tasks(lmforge_model_dir, str(tmp_path), tmp_path / "r.json", "--num-fewshot", "5")) == 2
+    assert "num_fewshot: copa: 5 few-shot examples requested" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--stride", "0"], "stride: must be at least 1"),
+        (["--max-seq-len", "16", "--stride", "32"], "stride: must be at most max_seq_len (32 > 16)"),
+        (["--batch-size", "0"], "batch_size: must be at least 1"),
+    ],
+)
+def test_ppl_rejects_impossible_windows(lmforge_model_dir, tmp_path, capsys, extra, message):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": "hello world"}) + "\n")
+    args = ["eval", "ppl", lmforge_model_dir, "--data", str(docs), "--output", str(tmp_path / "r.json")]
+    assert main([*args, "--no-progress", *extra]) == 2
+    assert message in capsys.readouterr().err
