@@ -21,7 +21,8 @@ def split_documents_path(path: str) -> tuple[str, str]:
     parts = path.split("/")
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == DOCUMENTS:
-            return "/".join(parts[:i]), "/".join(parts[i + 1 :])
+            # a relative "documents/..." has root "." (an empty root would put attributes under "/")
+            return "/".join(parts[:i]) or ("." if i == 0 else ""), "/".join(parts[i + 1 :])
     raise InputError(path, None, f"not under a '{DOCUMENTS}/' folder (Dolma layout: <root>/documents/...)")
 
 
