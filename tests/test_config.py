@@ -65,3 +65,17 @@ def test_save_roundtrip(tmp_path):
     save_config(config, tmp_path / "saved.yaml")
     assert from_dict(Outer, load_yaml(tmp_path / "saved.yaml")) == config
     assert to_dict(config)["inner"]["betas"] == [0.9, 0.95]
+
+
+@dataclasses.dataclass
+class WithOptionalSection:
+    inner: Inner | None = None
+
+
+def test_errors_inside_an_optional_section_name_the_nested_field():
+    assert from_dict(WithOptionalSection, {"inner": None}).inner is None
+    # not "inner: expected Inner or NoneType, got {...}": the field and its rule
+    with pytest.raises(ConfigError, match=r"^inner\.size: expected an integer, got 'abc'$"):
+        from_dict(WithOptionalSection, {"inner": {"size": "abc"}})
+    with pytest.raises(ConfigError, match=r"^inner\.sise: unknown field"):
+        from_dict(WithOptionalSection, {"inner": {"sise": 2}})

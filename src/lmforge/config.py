@@ -59,6 +59,9 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        real = [arg for arg in args if arg is not type(None)]
+        if len(real) == 1:  # Optional[X]: X's own error names the exact nested field and its rule
+            return _coerce(value, real[0], path)
         errors = []
         for arg in args:
             if arg is type(None):
