@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lmforge.config import ConfigError
 from lmforge.curate.config import DecontaminateConfig, ExecutionConfig
 from lmforge.curate.fingerprints import hash64
 from lmforge.curate.layout import (
@@ -42,7 +43,7 @@ from lmforge.curate.segment import split_paragraphs
 from lmforge.curate.shards import Execution, ShardTask, merged_stats, run_shards
 from lmforge.curate.stats import StepStats
 from lmforge.documents import ReadStats, read_documents
-from lmforge.io import atomic_write, expand_paths, join, open_file, write_json
+from lmforge.io import atomic_write, expand_paths, iter_lines, join, open_file, parse_json_line, write_json
 
 _WORD = re.compile(r"\w+")
 _MULT = np.uint64(0x100000001B3)
@@ -83,14 +84,12 @@ def _strings(value: Any) -> list[str]:
 def eval_texts(path: str, fields: list[str]) -> list[str]:
     """The evaluation strings of one JSONL file (task data or Dolma documents)."""
     texts = []
-    with open_file(path, "rt") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if isinstance(row, dict):
-                for field in fields:
-                    texts.extend(_strings(row.get(field)))
+    for line_no, raw in iter_lines(path):  # bad lines are named file:line, never a JSON traceback
+        if not raw.strip():
+            continue
+        row = parse_json_line(path, line_no, raw)
+        for field in fields:
+            texts.extend(_strings(row.get(field)))
     return texts
 
 
@@ -210,6 +209,12 @@ def run_decontaminate(config: DecontaminateConfig, execution: ExecutionConfig) -
     out_dir = attribute_dir(files[0], config.name)
     state = join(out_dir, ".lmforge-state", "decontaminate")
     index, short_lengths, n_texts = build_eval_index(config)
+    if n_texts == 0:  # e.g. a misspelt --eval-fields: the step would silently find no contamination at all
+        raise ConfigError(
+            "eval_fields",
+            f"no evaluation text of at least {config.min_eval_words} words in fields {config.eval_fields} "
+            f"of {config.eval}",
+        )
     buf = io.BytesIO()
     np.save(buf, index, allow_pickle=False)
     digest = hashlib.sha256(buf.getvalue()).hexdigest()[:20]
