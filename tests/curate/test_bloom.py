@@ -60,3 +60,21 @@ def test_save_load_and_staleness(tmp_path):
     (tmp_path / "bad.bin").write_bytes(b"nope")
     with pytest.raises(ValueError, match="bad magic"):
         BloomFilter.load(str(tmp_path / "bad.bin"))
+
+
+def test_corrupt_or_truncated_filters_are_located_input_errors(tmp_path):
+    from lmforge.io import InputError
+
+    path = tmp_path / "f.bin"
+    BloomFilter.for_capacity(1000, 1e-4, settings="abc").save(str(path))
+    raw = path.read_bytes()
+    for name, content, reason in [
+        ("magic.bin", b"nope", "bad magic"),
+        ("cut3.bin", raw[:-3], "truncated Bloom filter"),  # not even a whole 8-byte word at the end
+        ("cut8.bin", raw[:-8], "truncated Bloom filter"),
+        ("header.bin", raw[:8] + b"\xff\xff\x00\x00{", "corrupt Bloom filter header"),
+    ]:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(InputError, match=reason) as err:
+            BloomFilter.load(str(tmp_path / name))
+        assert str(err.value).startswith(str(tmp_path / name))

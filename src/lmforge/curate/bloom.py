@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lmforge.config import ConfigError
-from lmforge.io import atomic_write, open_file
+from lmforge.io import InputError, atomic_write, open_file
 
 MAGIC = b"LMFBLOOM"
 
@@ -104,13 +104,17 @@ class BloomFilter:
         with open_file(path, "rb", compression=False) as f:
             raw = f.read()
         if raw[:8] != MAGIC:
-            raise ValueError(f"{path}: not an lmforge Bloom filter (bad magic)")
-        (length,) = struct.unpack("<I", raw[8:12])
-        header = json.loads(raw[12 : 12 + length])
-        bloom = cls(header.pop("m"), header.pop("k"), header)
-        words = np.frombuffer(io.BytesIO(raw[12 + length :]).getbuffer(), dtype="<u8")
-        if len(words) != bloom.m // 64:
-            raise ValueError(f"{path}: truncated Bloom filter ({len(words)} of {bloom.m // 64} words)")
+            raise InputError(path, None, "not an lmforge Bloom filter (bad magic)")
+        try:
+            (length,) = struct.unpack("<I", raw[8:12])
+            header = json.loads(raw[12 : 12 + length])
+            bloom = cls(header.pop("m"), header.pop("k"), header)
+        except (struct.error, ValueError, KeyError, TypeError) as err:
+            raise InputError(path, None, f"corrupt Bloom filter header ({err})") from None
+        body = raw[12 + length :]
+        words = np.frombuffer(io.BytesIO(body[: len(body) // 8 * 8]).getbuffer(), dtype="<u8")
+        if len(body) % 8 or len(words) != bloom.m // 64:
+            raise InputError(path, None, f"truncated Bloom filter ({len(words)} of {bloom.m // 64} words)")
         bloom.words = words.astype(np.uint64).copy()
         return bloom
 
