@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lmforge.io import atomic_write
+from lmforge.io import InputError, atomic_write
 
 if TYPE_CHECKING:
     from lmforge.train.trainer import Trainer
@@ -105,7 +105,19 @@ class MetricsLogger(Callback):
         if not self.is_main or not os.path.exists(self.path):
             return
         with open(self.path) as f:
-            kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= trainer.step]
+            lines = f.readlines()
+        if lines and not lines[-1].endswith("\n"):
+            lines.pop()  # torn by a kill in the middle of an append: that step is redone anyway
+        kept = []
+        for line_no, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                step = json.loads(line).get("step", 0)
+            except (json.JSONDecodeError, AttributeError):
+                raise InputError(self.path, line_no, "not a JSON object of metrics") from None
+            if step <= trainer.step:
+                kept.append(line)
         with atomic_write(self.path, "wt", compression=False) as f:
             f.writelines(kept)
 

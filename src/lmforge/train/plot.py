@@ -7,19 +7,22 @@ import json
 import os
 from collections.abc import Sequence
 
-from lmforge.io import InputError
+from lmforge.io import InputError, atomic_write
 
 
 def read_metrics(path: str) -> list[dict]:
     rows = []
     with open(path) as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise InputError(path, line_no, f"malformed JSON ({err.msg})") from None
+        lines = f.readlines()
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if line_no == len(lines) and not line.endswith("\n"):
+                break  # the trainer is appending this line right now (or was killed doing so)
+            raise InputError(path, line_no, f"malformed JSON ({err.msg})") from None
     return rows
 
 
@@ -71,7 +74,8 @@ def plot_run(run_dir: str, output_dir: str | None = None) -> list[str]:
 
     for figure, path in zip((fig, fig2, fig3), written):
         figure.tight_layout()
-        figure.savefig(path, dpi=120)
+        with atomic_write(path, "wb", compression=False) as f:  # no half-written PNG after a kill
+            figure.savefig(f, format="png", dpi=120)
         plt.close(figure)
     return written
 
