@@ -11,7 +11,8 @@ Layout of one checkpoint ``save_folder/stepN/``::
 It is written to ``stepN-tmp`` and renamed to ``stepN`` only once every rank has finished, so a folder named
 ``stepN`` is always complete; ``latest`` (a text file holding ``stepN``) is updated after the rename. DCP
 stores tensors by parameter name and global shape, so a checkpoint saved at one world size loads at another.
-No pickle anywhere: tensors go through DCP, everything else is JSON.
+No pickle of ours: tensors go through DCP, everything else is JSON; DCP's own ``.metadata`` pickle is read
+with an allow-list unpickler (lmforge.distributed.safe_metadata), never a plain ``pickle.load``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import torch
 import torch.distributed.checkpoint as dcp
 from torch import nn
 
-from lmforge.io import is_remote, read_json, write_json, write_text
+from lmforge.io import exists, is_remote, join, read_json, write_json, write_text
 
 
 @contextlib.contextmanager
@@ -230,11 +231,14 @@ def upload_checkpoint(local_dir: str, remote_folder: str) -> str:
 
 
 def _reader(path: str) -> Any:
-    if is_remote(path):
-        from torch.distributed.checkpoint._fsspec_filesystem import FsspecReader
+    # DCP's own readers pickle.load the .metadata file; these unpickle it with an allow-list
+    from lmforge.distributed.safe_metadata import SafeFileSystemReader, safe_fsspec_reader
 
-        return FsspecReader(path)
-    return dcp.FileSystemReader(path)
+    reader = safe_fsspec_reader(path) if is_remote(path) else SafeFileSystemReader(path)
+    if exists(join(path, ".metadata")):
+        # checked here, so a refused or corrupt index is one InputError, not DCP's logged collective failure
+        reader.read_metadata()
+    return reader
 
 
 def _read_json(path: str) -> Any:
