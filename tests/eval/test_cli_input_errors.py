@@ -66,3 +66,13 @@ def test_ppl_rejects_impossible_windows(lmforge_model_dir, tmp_path, capsys, ext
     args = ["eval", "ppl", lmforge_model_dir, "--data", str(docs), "--output", str(tmp_path / "r.json")]
     assert main([*args, "--no-progress", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_task_file_with_an_unknown_preprocess_is_a_config_error():
+    from lmforge.config import ConfigError
+    from lmforge.eval.tasks.spec import task_from_dict
+
+    task = {"name": "t", "dataset": {"path": "x"}, "context": "{q}", "choices": "{c}", "gold": "{g}"}
+    with pytest.raises(ConfigError, match=r"preprocess: unknown preprocess 'nope'; known: \[.*'copa'"):
+        task_from_dict({**task, "preprocess": "nope"}, where="t.yaml: ")
+    assert task_from_dict({**task, "preprocess": "copa"}).preprocess == "copa"

@@ -90,6 +90,14 @@ class TaskSpec:
             require(
                 metric in KNOWN_METRICS, "metrics", f"unknown metric {metric!r}; known: {list(KNOWN_METRICS)}"
             )
+        if self.preprocess is not None:
+            from lmforge.eval.tasks.preprocess import PREPROCESSORS
+
+            require(
+                self.preprocess in PREPROCESSORS,
+                "preprocess",
+                f"unknown preprocess {self.preprocess!r}; known: {sorted(PREPROCESSORS)}",
+            )
         require(self.format in ("rc", "mc"), "format", f"must be rc or mc, got {self.format!r}")
         require(self.fewshot_sampler in ("random", "first_n"), "fewshot_sampler", "must be random or first_n")
         require(self.num_fewshot >= 0, "num_fewshot", "must be >= 0")
