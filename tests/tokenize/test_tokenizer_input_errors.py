@@ -33,3 +33,25 @@ def test_tokenizer_train_too_small_vocab_and_directory_output_exit_2(tmp_path, c
     assert "vocab_size: must be at least" in capsys.readouterr().err
     assert lmforge_main([*args, "300", "--output", str(tmp_path)]) == 2
     assert "Is a directory" in capsys.readouterr().err
+
+
+def test_max_documents_counts_only_the_documents_trained_on(tmp_path):
+    from lmforge.config import ConfigError
+    from lmforge.tokenize.train import train_tokenizer
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": str(i), "text": f"doc {i} text"}) + "\n" for i in range(20)))
+    result = train_tokenizer(str(docs), 300, str(tmp_path / "t.json"), max_documents=10)
+    assert result.documents == 10  # not 11: the 11th document is never read
+    assert result.bytes == sum(len(line) for line in docs.read_bytes().splitlines()[:10])
+    for bad in ({"max_documents": 0}, {"min_frequency": -1}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            train_tokenizer(str(docs), 300, str(tmp_path / "t.json"), **bad)
+
+
+def test_tokenize_rejects_zero_processes(tmp_path, capsys):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": "hello"}) + "\n")
+    args = ["tokenize", "--input", str(docs), "--tokenizer", str(tmp_path), "--output", str(tmp_path / "o")]
+    assert lmforge_main([*args, "--processes", "0", "--no-progress"]) == 2
+    assert "processes: must be at least 1" in capsys.readouterr().err

@@ -81,6 +81,11 @@ def tokenize_main(argv: Sequence[str]) -> int:
 def _tokenize(args: argparse.Namespace) -> dict:
     from lmforge.tokenize.run import tokenize_documents
 
+    if args.processes < 1:
+        from lmforge.config import ConfigError
+
+        raise ConfigError("processes", f"must be at least 1, got {args.processes}")
+
     return tokenize_documents(
         args.input,
         args.tokenizer,

@@ -41,10 +41,10 @@ def _texts(
     seen = 0
     for path in paths:
         for _, doc in read_documents(path, on_error=on_error, stats=stats):
-            if max_documents is not None and seen >= max_documents:
-                return
             seen += 1
             yield doc["text"]
+            if max_documents is not None and seen >= max_documents:
+                return  # before reading another document, so the counts are of the documents used
 
 
 def new_byte_level_bpe() -> Tokenizer:
@@ -74,6 +74,10 @@ def train_tokenizer(
     ``rejected`` skipped with ``on_error="skip"``).
     """
     files = expand_paths(paths if isinstance(paths, str) else list(paths))
+    if max_documents is not None and max_documents < 1:
+        raise ConfigError("max_documents", f"must be at least 1, got {max_documents}")
+    if min_frequency < 0:
+        raise ConfigError("min_frequency", f"must be >= 0, got {min_frequency}")
     minimum = BYTE_ALPHABET_SIZE + len(special_tokens)
     if vocab_size < minimum:
         raise ConfigError(
