@@ -73,3 +73,8 @@ def test_cli_analyze_writes_report(corpus, tmp_path, capsys):
     assert report["totals"]["documents"] == 3 and list(report["ngrams"]) == ["1", "2"]
     assert "report.html" in capsys.readouterr().out
     assert main(["analyze", str(corpus), "--output", str(out), "--quiet"]) == 2  # bad line, on_error=fail
+
+
+def test_cli_search_rejects_zero_processes(corpus, capsys):
+    assert main(["analyze", "search", "fox", str(corpus), "--processes", "0", "--quiet"]) == 2
+    assert "processes: must be >= 1" in capsys.readouterr().err

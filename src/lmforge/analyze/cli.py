@@ -112,6 +112,11 @@ def search_main(argv: Sequence[str]) -> int:
     args = search_parser().parse_args(argv)
     from lmforge.analyze.search import search_corpus
 
+    if args.processes < 1:  # as `lmforge analyze` says; the pool would otherwise quietly use one
+        from lmforge.config import ConfigError
+
+        raise ConfigError("processes", "must be >= 1")
+
     try:
         result = search_corpus(
             args.pattern,

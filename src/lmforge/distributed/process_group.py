@@ -44,7 +44,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             name = "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device: cuda requested but no CUDA device is available")
+            from lmforge.config import ConfigError  # a user setting, reported in one line by the CLI
+
+            raise ConfigError("device", "cuda requested but no CUDA device is available")
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     return torch.device(name)
