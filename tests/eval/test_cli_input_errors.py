@@ -76,3 +76,14 @@ def test_a_task_file_with_an_unknown_preprocess_is_a_config_error():
     with pytest.raises(ConfigError, match=r"preprocess: unknown preprocess 'nope'; known: \[.*'copa'"):
         task_from_dict({**task, "preprocess": "nope"}, where="t.yaml: ")
     assert task_from_dict({**task, "preprocess": "copa"}).preprocess == "copa"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_a_machine_without_it_is_named(lmforge_model_dir, tmp_path, capsys):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": "hello world"}) + "\n")
+    args = ["eval", "ppl", lmforge_model_dir, "--data", str(docs), "--output", str(tmp_path / "r.json")]
+    assert main([*args, "--device", "cuda"]) == 2
+    assert "device: cuda requested but no CUDA device" in capsys.readouterr().err
+    assert main(["generate", lmforge_model_dir, "--prompt", "hi", "--device", "cuda"]) == 2
+    assert "device: cuda requested but no CUDA device" in capsys.readouterr().err

@@ -58,6 +58,10 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, int]:
     from lmforge.eval.tokenizer import load_eval_tokenizer
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from lmforge.config import ConfigError
+
+        raise ConfigError("device", f"{device} requested but no CUDA device is available")
     model = lmforge.load_model(args.model, device=device, dtype=_dtype(args.dtype)).eval()
     tokenizer = load_eval_tokenizer(args.model, args.tokenizer, args.prefix_token_id)
     return model, tokenizer, args.max_seq_len or model_max_length(model)

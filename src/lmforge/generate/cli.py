@@ -57,6 +57,10 @@ def main(argv: Sequence[str]) -> int:
         seed=args.seed,
     )
     validate(params)
+    if str(args.device).startswith("cuda") and not torch.cuda.is_available():
+        from lmforge.config import ConfigError
+
+        raise ConfigError("device", f"{args.device} requested but no CUDA device is available")
     tokenizer = load_tokenizer(_tokenizer_source(args.model, args.tokenizer))
     model = load_model(args.model, device=args.device, dtype=DTYPES.get(args.dtype or "")).eval()
     eos = None if args.no_eos else (args.eos_id if args.eos_id is not None else -1)
