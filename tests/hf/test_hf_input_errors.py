@@ -51,3 +51,27 @@ def test_exported_weights_are_readable_by_others(model_dir, tmp_path):
         os.umask(previous)
     for weights in (tmp_path / "hf" / "model.safetensors", tmp_path / "back" / "model.safetensors"):
         assert stat.S_IMODE(weights.stat().st_mode) == 0o644  # safetensors alone would leave 0600
+
+
+class _Payload:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_import_of_a_model_pt_with_code_in_it_is_refused_in_one_line(tmp_path, capsys):
+    import torch
+
+    native = tmp_path / "native"
+    native.mkdir()
+    marker = tmp_path / "code-ran"
+    torch.save({"transformer.blocks.0.att_proj.weight": _Payload(str(marker))}, native / "model.pt")
+    assert lmforge_main(["import", str(native), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "model.pt: not a tensors-only checkpoint" in err and "mkdir" in err and err.count("\n") == 1
+    assert not marker.exists()
+    (native / "model.pt").write_bytes(b"garbage")
+    assert lmforge_main(["import", str(native), "--output", str(tmp_path / "out")]) == 2
+    assert "model.pt: not a tensors-only checkpoint" in capsys.readouterr().err

@@ -109,11 +109,14 @@ def import_main(argv: Sequence[str]) -> int:
 
     source = args.source
     dtype = DTYPES.get(args.dtype or "")
-    if os.path.isfile(os.path.join(source, "config.json")):
+    is_hf = os.path.isfile(os.path.join(source, "config.json"))
+    with located_load_errors(source):  # peeking at an unreadable model.pt is already bad input
+        is_native = not is_hf and is_native_olmo_checkpoint(source)
+    if is_hf:
         with located_load_errors(source):
             model = load_hf_folder(source, dtype=dtype)
         kind = "huggingface"
-    elif is_native_olmo_checkpoint(source):
+    elif is_native:
         with located_load_errors(source):
             model = load_native_olmo(source, dtype=dtype, overrides=overrides.get("model"))
         kind = "olmo-native"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle  # only the exception type; loading is torch.load(weights_only=True)
 import re
 from typing import Any
 
@@ -68,12 +69,20 @@ def _read_native_tensors(path: str, device: str) -> dict[str, torch.Tensor]:
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
     else:
         # weights_only: a checkpoint can hold tensors and plain containers, never arbitrary objects.
-        try:  # mmap: looking at the names of a 28 GB checkpoint must not read 28 GB
-            loaded = torch.load(path, map_location=device, weights_only=True, mmap=True)
-        except RuntimeError as err:
-            if "mmap" not in str(err):  # only the legacy (non-zip) format cannot be memory-mapped
-                raise
-            loaded = torch.load(path, map_location=device, weights_only=True)
+        try:
+            try:  # mmap: looking at the names of a 28 GB checkpoint must not read 28 GB
+                loaded = torch.load(path, map_location=device, weights_only=True, mmap=True)
+            except RuntimeError as err:
+                if "mmap" not in str(err):  # only the legacy (non-zip) format cannot be memory-mapped
+                    raise
+                loaded = torch.load(path, map_location=device, weights_only=True)
+        except pickle.UnpicklingError as err:  # torch's long advice to drop weights_only is not for us
+            parts = [part.strip() for part in str(err).split("\n\n")]
+            detail = [part for part in parts[1:] if part and not part.startswith("Check the documentation")]
+            reason = (detail or parts)[0].splitlines()[0] if str(err) else "unreadable"
+            raise ValueError(
+                f"{path}: not a tensors-only checkpoint (refused by torch.load(weights_only=True): {reason})"
+            ) from None
         if isinstance(loaded, dict) and isinstance(loaded.get("model"), dict):
             loaded = loaded["model"]
         if not isinstance(loaded, dict):
