@@ -62,3 +62,17 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         f.write("done")
     with open_file(str(target), "rt") as f:
         assert f.read() == "done"
+
+
+def test_read_json_names_a_malformed_file(tmp_path):
+    from lmforge.io import InputError, read_json
+
+    torn = tmp_path / "state.json"
+    torn.write_text('{"step": 3,\n "loss": ')
+    with pytest.raises(InputError, match=r"state\.json:2: malformed JSON"):
+        read_json(str(torn))
+    torn.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(InputError, match=r"state\.json: invalid UTF-8 at byte 7"):
+        read_json(str(torn))
+    torn.write_text('{"step": 3}')
+    assert read_json(str(torn)) == {"step": 3}

@@ -150,8 +150,15 @@ def write_json(path: str, obj: Any, indent: int | None = 2) -> None:
 
 
 def read_json(path: str) -> Any:
-    with open_file(path, "rt", compression=False) as f:
-        return json.load(f)
+    """A JSON file; malformed content (a torn or hand-edited file) is an :class:`InputError` naming it."""
+    with open_file(path, "rb", compression=False) as f:
+        raw = f.read()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise InputError(path, None, f"invalid UTF-8 at byte {err.start}") from None
+    except json.JSONDecodeError as err:
+        raise InputError(path, err.lineno, f"malformed JSON ({err.msg} at column {err.colno})") from None
 
 
 def exists(path: str) -> bool:

@@ -117,3 +117,16 @@ def test_trace_rejects_negative_indices_in_one_line(tmp_path, capsys):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert flag.lstrip("-").replace("-", "_") + ": must be" in err and "Traceback" not in err
+
+
+def test_token_files_of_the_wrong_size_and_oversized_batches_are_one_line(tmp_path, capsys):
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    np.arange(100, dtype=np.uint16).tofile(tokens / "a.npy")
+    args = ["data", "trace", str(tokens), "--batch", "0", "--seq-len", "10"]
+    assert main([*args, "--batch-size", "11"]) == 2  # 10 instances of 10 tokens
+    assert "global_batch_size: global batch 11 exceeds 10 instances/epoch" in capsys.readouterr().err
+    with open(tokens / "a.npy", "ab") as f:
+        f.write(b"x")  # 201 bytes: half a uint16 at the end
+    assert main([*args, "--batch-size", "2"]) == 2
+    assert "a.npy: 201 bytes is not a whole number of uint16 values" in capsys.readouterr().err

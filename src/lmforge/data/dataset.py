@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from lmforge.config import ConfigError
-from lmforge.io import exists, expand_paths, is_remote, join, read_json
+from lmforge.io import InputError, exists, expand_paths, is_remote, join, read_json
 
 MANIFEST = "manifest.json"
 
@@ -84,8 +84,8 @@ class TokenFile:
         else:
             size = os.path.getsize(_local(path))
         if size % self.dtype.itemsize:
-            raise ValueError(
-                f"{path}: {size} bytes is not a whole number of {self.dtype} values; wrong dtype?"
+            raise InputError(
+                path, None, f"{size} bytes is not a whole number of {self.dtype} values; wrong dtype?"
             )
         self.length = size // self.dtype.itemsize
         self._memmap: np.memmap | None = None

@@ -103,8 +103,9 @@ class DataLoader:
         """Instance ids of global batch ``k`` if every batch so far had ``global_batch_size`` instances."""
         per_epoch = self.instances_per_epoch // global_batch_size
         if per_epoch == 0:
-            raise ValueError(
-                f"global batch {global_batch_size} exceeds {self.instances_per_epoch} instances/epoch"
+            raise ConfigError(
+                "global_batch_size",
+                f"global batch {global_batch_size} exceeds {self.instances_per_epoch} instances/epoch",
             )
         epoch, within = divmod(k, per_epoch)
         start = within * global_batch_size
@@ -119,8 +120,9 @@ class DataLoader:
                 f"global batch {global_batch_size} is not divisible by world size {self.world_size}"
             )
         if global_batch_size > self.instances_per_epoch:
-            raise ValueError(
-                f"global batch {global_batch_size} exceeds {self.instances_per_epoch} instances/epoch"
+            raise ConfigError(
+                "global_batch_size",
+                f"global batch {global_batch_size} exceeds {self.instances_per_epoch} instances/epoch",
             )
         per_rank = global_batch_size // self.world_size
         global_ids = self.advance(global_batch_size)
@@ -129,8 +131,9 @@ class DataLoader:
     def advance(self, global_batch_size: int) -> np.ndarray:
         """Move past the next global batch without reading it; returns its instance ids (all ranks')."""
         if global_batch_size > self.instances_per_epoch:
-            raise ValueError(
-                f"global batch {global_batch_size} exceeds {self.instances_per_epoch} instances/epoch"
+            raise ConfigError(
+                "global_batch_size",
+                f"global batch {global_batch_size} exceeds {self.instances_per_epoch} instances/epoch",
             )
         if self.instances_consumed + global_batch_size > self.instances_per_epoch:
             self.epoch += 1
