@@ -7,6 +7,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from lmforge.io import InputError
 from lmforge.train.callbacks import MetricsLogger
@@ -44,3 +45,20 @@ def test_plot_reads_a_run_being_written(tmp_path):
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert not [n for n in os.listdir(os.path.dirname(written[0])) if ".tmp-" in n]
+
+
+def test_ppl_tokens_evaluator_names_a_token_file_of_the_wrong_size(tmp_path):
+    import numpy as np
+
+    from lmforge.config import ConfigError
+    from lmforge.train.evaluators import TokenPerplexity
+
+    odd = tmp_path / "odd.npy"
+    odd.write_bytes(np.arange(64, dtype=np.uint16).tobytes() + b"x")
+    args = {"seq_len": 16, "batch_size": 2, "max_batches": None, "token_dtype": "uint16"}
+    args |= {"device": torch.device("cpu"), "autocast_dtype": None}
+    with pytest.raises(InputError, match=r"odd\.npy: 129 bytes is not a whole number of uint16"):
+        TokenPerplexity("held", [str(odd)], **args)
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(ConfigError, match="no 16-token window"):
+        TokenPerplexity("held", [str(tmp_path / "empty.npy")], **args)

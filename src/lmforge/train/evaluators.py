@@ -18,7 +18,7 @@ from torch import nn
 
 from lmforge.config import ConfigError
 from lmforge.distributed.process_group import all_reduce_sum
-from lmforge.io import expand_paths
+from lmforge.io import InputError, expand_paths
 from lmforge.train.loss import IGNORE_INDEX, accumulator_dtype, loss_sums, next_token_labels
 
 
@@ -58,6 +58,11 @@ class TokenPerplexity:
         self.rank, self.world_size = rank, world_size
         self.windows: list[tuple[np.ndarray, int]] = []
         for path in expand_paths(paths):
+            size, itemsize = os.path.getsize(path), np.dtype(token_dtype).itemsize
+            if size % itemsize:  # checked here: np.memmap's own error names neither the file nor the dtype
+                raise InputError(path, None, f"{size} bytes is not a whole number of {token_dtype} values")
+            if size == 0:
+                continue
             tokens = np.memmap(path, dtype=np.dtype(token_dtype), mode="r")
             self.windows += [(tokens, start) for start in range(0, len(tokens) - seq_len + 1, seq_len)]
         if not self.windows:
