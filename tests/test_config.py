@@ -79,3 +79,10 @@ def test_errors_inside_an_optional_section_name_the_nested_field():
         from_dict(WithOptionalSection, {"inner": {"size": "abc"}})
     with pytest.raises(ConfigError, match=r"^inner\.sise: unknown field"):
         from_dict(WithOptionalSection, {"inner": {"sise": 2}})
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_bytes(b'save_folder: "caf\xff"\n')
+    with pytest.raises(ConfigError, match=r"run\.yaml: invalid UTF-8 at byte"):
+        load_yaml(str(path))

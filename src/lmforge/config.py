@@ -220,6 +220,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
             data = yaml.safe_load(handle) or {}
         except yaml.YAMLError as err:
             raise ConfigError("", f"{path}: invalid YAML: {err}") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError("", f"{path}: invalid UTF-8 at byte {err.start}") from None
     if not isinstance(data, dict):
         raise ConfigError("", f"{path}: the top level must be a mapping, got {type(data).__name__}")
     return data
