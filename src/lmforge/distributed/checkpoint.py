@@ -32,7 +32,7 @@ import torch
 import torch.distributed.checkpoint as dcp
 from torch import nn
 
-from lmforge.io import exists, is_remote, join, read_json, write_json, write_text
+from lmforge.io import InputError, exists, is_remote, join, read_json, write_json, write_text
 
 
 @contextlib.contextmanager
@@ -241,6 +241,24 @@ def _reader(path: str) -> Any:
     return reader
 
 
+def _load_dcp(state: dict[str, Any], path: str, no_dist: bool) -> None:
+    """``dcp.load`` with its failures (a missing shard, shapes that do not fit the config) as one InputError.
+
+    DCP raises ``CheckpointException``, a ``BaseException``: it would slip past every ``except Exception``
+    and print each rank's traceback instead of the reason.
+    """
+    from torch.distributed.checkpoint.api import CheckpointException
+
+    try:
+        with _quiet():
+            dcp.load(state, storage_reader=_reader(path), no_dist=no_dist)
+    except CheckpointException as err:
+        reasons = sorted(
+            {str(exc).splitlines()[0] if str(exc) else type(exc).__name__ for exc, _ in err.failures.values()}
+        )
+        raise InputError(path, None, "; ".join(reasons) or "checkpoint load failed") from None
+
+
 def _read_json(path: str) -> Any:
     return read_json(path) if is_remote(path) or os.path.isfile(path) else None
 
@@ -256,8 +274,7 @@ def load_checkpoint(
     from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_state_dict
 
     state = _state_dicts(model, optimizer)
-    with _quiet():
-        dcp.load(state, storage_reader=_reader(path), no_dist=not _dist_ready())
+    _load_dcp(state, path, no_dist=not _dist_ready())
     if optimizer is None:
         set_model_state_dict(model, state["model"])
     else:
@@ -289,8 +306,7 @@ def load_model_from_checkpoint(
         raise FileNotFoundError(f"{path}: not a training checkpoint or a run folder with one")
     model = build_model(checkpoint_model_config(resolved), device="cpu", seed=None, dtype=torch.float32)
     state = {"model": model.state_dict()}
-    with _quiet():
-        dcp.load(state, storage_reader=_reader(resolved), no_dist=True)
+    _load_dcp(state, resolved, no_dist=True)
     model.load_state_dict(state["model"])
     return model.to(device=device, dtype=dtype or torch.float32)
 
