@@ -102,3 +102,17 @@ def test_register_custom_tagger():
         make_tagger("no_such_tagger")
     with pytest.raises(TypeError, match="takes no options"):
         make_tagger("gopher_v1", nonsense=1)
+
+
+def test_tagger_option_mistakes_are_said_in_the_users_terms(tmp_path):
+    from lmforge.curate.taggers.registry import make_tagger
+    from lmforge.io import InputError
+
+    with pytest.raises(
+        TypeError, match=r"tagger 'c4_v2' has no option 'bad_word_file'; options: \['bad_words_file'\]"
+    ):
+        make_tagger("c4_v2", bad_word_file="x.txt")
+    latin1 = tmp_path / "words.txt"
+    latin1.write_bytes("schei\xdf\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"words\.txt: invalid UTF-8 at byte 5"):
+        make_tagger("c4_v2", bad_words_file=str(latin1))

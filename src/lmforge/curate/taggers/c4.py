@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from lmforge.curate.taggers.registry import Attributes, Tagger, register_tagger
-from lmforge.io import open_file
+from lmforge.io import InputError, open_file
 
 MIN_WORDS_PER_LINE = 3
 END_PUNCTUATION = (".", "?", "!", '"')
@@ -27,8 +27,12 @@ def load_bad_words(path: str | None = None) -> tuple[frozenset[str], tuple[str, 
     if path is None:
         raw = resources.files("lmforge.curate").joinpath("data/bad_words_en.txt").read_text("utf-8")
     else:
-        with open_file(path, "rt") as f:
-            raw = f.read()
+        with open_file(path, "rb") as f:
+            data = f.read()
+        try:
+            raw = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(path, None, f"invalid UTF-8 at byte {err.start}") from None
     entries = [line.strip() for line in raw.splitlines()]
     entries = [e for e in entries if e and not e.startswith("#")]
     return frozenset(e for e in entries if " " not in e), tuple(sorted({e for e in entries if " " in e}))

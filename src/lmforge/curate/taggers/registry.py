@@ -97,7 +97,27 @@ def get_tagger_class(name: str) -> type[Tagger]:
 
 
 def make_tagger(name: str, **options: Any) -> Tagger:
-    return get_tagger_class(name)(**options)
+    cls = get_tagger_class(name)
+    unknown = _unknown_options(cls, options)
+    if unknown:  # said in the user's terms, not as "__init__() got an unexpected keyword argument"
+        raise TypeError(f"tagger {name!r} has no option {unknown[0]!r}; options: {_option_names(cls)}")
+    return cls(**options)
+
+
+def _option_names(cls: type[Tagger]) -> list[str]:
+    import inspect
+
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind in kinds]
+
+
+def _unknown_options(cls: type[Tagger], options: dict[str, Any]) -> list[str]:
+    import inspect
+
+    if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()):
+        return []  # the tagger checks its own options (the base class: "takes no options")
+    return sorted(set(options) - set(_option_names(cls)))
 
 
 def doc_span(text: str, value: Any) -> list[Span]:
