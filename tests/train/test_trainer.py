@@ -259,9 +259,13 @@ def test_time_limit_checkpoints_then_a_rerun_finishes_the_same_trajectory(make_c
     reference = losses(train(make_config(save_folder=str(tmp_path / "ref"), save_interval=None)).save_folder)
     folder = str(tmp_path / "limited")
     # A limit this small is reached after the first step: the run must stop there with a checkpoint.
-    stopped = train(make_config(save_folder=folder, save_interval=None, time_limit_minutes=1e-9))
+    stopped = train(
+        make_config(save_folder=folder, save_interval=None, log_interval=5, time_limit_minutes=1e-9)
+    )
     assert stopped.stopped == "time_limit" and stopped.step == 1
     assert stopped.checkpoint is not None and stopped.checkpoint.endswith("step1")
+    with open(os.path.join(folder, "metrics.jsonl")) as f:
+        assert [json.loads(line)["step"] for line in f] == [1]  # the last step is logged like a final one
     finished = train(make_config(save_folder=folder, save_interval=None))
     assert finished.stopped == "max_steps" and finished.step == 6
     assert losses(folder) == reference

@@ -76,9 +76,12 @@ class EvalCallback(Callback):
 class CheckpointCallback(Callback):
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         interval = trainer.config.save_interval
-        if interval is None or trainer.consecutive_bad_steps > 0:
+        if trainer.consecutive_bad_steps > 0:
             return  # never checkpoint in the middle of a NaN streak: the last good checkpoint must stay good
-        if trainer.step % interval == 0 or trainer.step == trainer.config.max_steps:
+        due = interval is not None and (
+            trainer.step % interval == 0 or trainer.step == trainer.config.max_steps
+        )
+        if due or trainer.time_limit_hit:  # a run stopped by its time limit must be resumable from here
             trainer.save_checkpoint()
 
 

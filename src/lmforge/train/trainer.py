@@ -122,6 +122,7 @@ class Trainer:
         self.wandb_run_id: str | None = None
         self.last_loss: float | None = None
         self.stopped = "max_steps"
+        self.time_limit_hit = False
         self.last_checkpoint: str | None = None
 
         self.callbacks: list[Callback] = [
@@ -178,15 +179,15 @@ class Trainer:
         started = time.monotonic()
         while self.step < self.config.max_steps:
             metrics = self.train_step()
+            # Decided before the callbacks run, so the last step is logged and checkpointed like a final one.
+            self.time_limit_hit = self.step < self.config.max_steps and self._time_limit_reached(started)
             for callback in self.callbacks:
                 callback.on_step_end(self, metrics)
             if self.consecutive_bad_steps >= self.config.nan.max_consecutive:
                 self.stopped = "nan"
                 break
-            if self.step < self.config.max_steps and self._time_limit_reached(started):
+            if self.time_limit_hit:
                 self.stopped = "time_limit"
-                if self.consecutive_bad_steps == 0 and not self._checkpointed_this_step():
-                    self.save_checkpoint()
                 break
         for callback in self.callbacks:
             callback.on_train_end(self)
@@ -216,7 +217,7 @@ class Trainer:
         )
 
     def is_log_step(self, step: int) -> bool:
-        return step % self.config.log_interval == 0 or step == self.config.max_steps
+        return step % self.config.log_interval == 0 or step == self.config.max_steps or self.time_limit_hit
 
     def batch_size_at(self, tokens_seen: int) -> int:
         """Instances in the next global batch (batch-size warm-up doubles it every N tokens)."""
