@@ -87,3 +87,22 @@ def test_cuda_on_a_machine_without_it_is_named(lmforge_model_dir, tmp_path, caps
     assert "device: cuda requested but no CUDA device" in capsys.readouterr().err
     assert main(["generate", lmforge_model_dir, "--prompt", "hi", "--device", "cuda"]) == 2
     assert "device: cuda requested but no CUDA device" in capsys.readouterr().err
+
+
+def test_a_tokenizer_larger_than_the_embedding_is_refused_up_front(lmforge_model_dir, tmp_path, capsys):
+    from tokenizers import Tokenizer, models
+
+    import lmforge
+
+    rows = lmforge.load_model(lmforge_model_dir).embeddings.weight.shape[0]
+    big = tmp_path / "big.json"
+    Tokenizer(models.WordLevel({f"w{i}": i for i in range(rows + 10)}, unk_token="w0")).save(str(big))
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": "w1 w2"}) + "\n")
+    args = ["eval", "ppl", lmforge_model_dir, "--data", str(docs), "--output", str(tmp_path / "r.json")]
+    assert main([*args, "--tokenizer", str(big), "--no-progress"]) == 2
+    assert f"has {rows + 10} ids but the model embeds only {rows}" in capsys.readouterr().err
+    assert main([*args, "--prefix-token-id", str(rows), "--no-progress"]) == 2
+    assert "prefix_token_id: must be in" in capsys.readouterr().err
+    assert main(["generate", lmforge_model_dir, "--prompt", "w1", "--tokenizer", str(big)]) == 2
+    assert f"has {rows + 10} ids" in capsys.readouterr().err

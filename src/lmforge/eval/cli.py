@@ -64,6 +64,19 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, int]:
         raise ConfigError("device", f"{device} requested but no CUDA device is available")
     model = lmforge.load_model(args.model, device=device, dtype=_dtype(args.dtype)).eval()
     tokenizer = load_eval_tokenizer(args.model, args.tokenizer, args.prefix_token_id)
+    from lmforge.models.loading import check_tokenizer_fits
+
+    check_tokenizer_fits(
+        model, tokenizer.tokenizer.get_vocab_size(with_added_tokens=True), args.tokenizer or args.model
+    )
+    rows = int(model.embeddings.weight.shape[0])
+    if args.prefix_token_id is not None and not 0 <= args.prefix_token_id < rows:
+        from lmforge.config import ConfigError
+
+        raise ConfigError(
+            "prefix_token_id",
+            f"must be in [0, {rows}) (the model's embedding rows), got {args.prefix_token_id}",
+        )
     return model, tokenizer, args.max_seq_len or model_max_length(model)
 
 

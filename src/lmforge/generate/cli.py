@@ -46,7 +46,7 @@ def main(argv: Sequence[str]) -> int:
     from lmforge.config import validate
     from lmforge.generate.decode import generate
     from lmforge.generate.sampling import SamplingParams
-    from lmforge.models.loading import load_model
+    from lmforge.models.loading import check_tokenizer_fits, load_model
     from lmforge.tokenize.tokenizer import load_tokenizer
 
     params = SamplingParams(
@@ -63,6 +63,9 @@ def main(argv: Sequence[str]) -> int:
         raise ConfigError("device", f"{args.device} requested but no CUDA device is available")
     tokenizer = load_tokenizer(_tokenizer_source(args.model, args.tokenizer))
     model = load_model(args.model, device=args.device, dtype=DTYPES.get(args.dtype or "")).eval()
+    check_tokenizer_fits(
+        model, tokenizer.get_vocab_size(with_added_tokens=True), args.tokenizer or args.model
+    )
     eos = None if args.no_eos else (args.eos_id if args.eos_id is not None else -1)
     encoded = [tokenizer.encode(p, add_special_tokens=False).ids for p in args.prompt]
     outputs = generate(model, encoded, params, eos_token_id=eos)

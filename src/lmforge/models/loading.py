@@ -31,6 +31,16 @@ def load_model(
         return _load_model(path, device, dtype)
 
 
+def check_tokenizer_fits(model: Transformer, tokenizer_ids: int, tokenizer_name: str) -> None:
+    """A tokenizer with ids the embedding has no row for would fail mid-run with an IndexError: say so first."""
+    rows = int(model.embeddings.weight.shape[0])
+    if tokenizer_ids > rows:
+        raise ConfigError(
+            "tokenizer",
+            f"{tokenizer_name} has {tokenizer_ids} ids but the model embeds only {rows}: not its tokenizer?",
+        )
+
+
 @contextlib.contextmanager
 def located_load_errors(path: str) -> Iterator[None]:
     """Turn what a corrupt or mismatched model folder raises into one :class:`InputError` naming it.
