@@ -106,3 +106,14 @@ def test_a_tokenizer_larger_than_the_embedding_is_refused_up_front(lmforge_model
     assert "prefix_token_id: must be in" in capsys.readouterr().err
     assert main(["generate", lmforge_model_dir, "--prompt", "w1", "--tokenizer", str(big)]) == 2
     assert f"has {rows + 10} ids" in capsys.readouterr().err
+
+
+def test_nothing_to_evaluate_is_said_plainly(lmforge_model_dir, tmp_path, capsys):
+    docs = tmp_path / "empty.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": ""}) + "\n")
+    args = ["eval", "ppl", lmforge_model_dir, "--data", str(docs), "--output", str(tmp_path / "r.json")]
+    assert main([*args, "--no-progress"]) == 2
+    assert "no non-empty documents to score (1 read)" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+    assert main(_tasks(lmforge_model_dir, str(tmp_path), tmp_path / "t.json", "--tasks", " , ")) == 2
+    assert "tasks: no task names" in capsys.readouterr().err

@@ -115,6 +115,12 @@ def ppl_main(argv: Sequence[str]) -> int:
     started = time.perf_counter()
     windows = DocumentWindows(docs, tokenizer, max_len, args.stride)
     scores = windows.score(model, args.batch_size, progress=not args.no_progress)
+    if not scores:  # every document was empty: no perplexity to report (and none to divide by)
+        from lmforge.io import InputError
+
+        raise InputError(
+            " ".join(args.data), None, f"no non-empty documents to score ({counts['read']} read)"
+        )
     results = {
         "model": args.model, "max_seq_len": max_len, "stride": args.stride or max_len,
         "domain_field": args.domain_field, "prefix_token_id": tokenizer.prefix_id,
@@ -150,6 +156,10 @@ def tasks_main(argv: Sequence[str]) -> int:
     _check_counts(args, {"batch_size": 1, "max_seq_len": 1, "limit": 1, "num_fewshot": 0})
     model, tokenizer, max_len = _load(args)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()]
+    if not names:
+        from lmforge.config import ConfigError
+
+        raise ConfigError("tasks", f"no task names in {args.tasks!r}")
     try:
         prepared = prepare_tasks(names, tokenizer, args.data_dir, args.limit, args.num_fewshot)
     except TemplateError as err:  # a row without the fields its task reads: bad data, not a bug
