@@ -55,3 +55,13 @@ def test_tokenize_rejects_zero_processes(tmp_path, capsys):
     args = ["tokenize", "--input", str(docs), "--tokenizer", str(tmp_path), "--output", str(tmp_path / "o")]
     assert lmforge_main([*args, "--processes", "0", "--no-progress"]) == 2
     assert "processes: must be at least 1" in capsys.readouterr().err
+
+
+def test_training_on_no_documents_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": \n')
+    out = tmp_path / "t.json"
+    args = ["tokenizer", "train", "--input", str(bad), "--vocab-size", "300", "--output", str(out)]
+    assert lmforge_main([*args, "--on-error", "skip"]) == 2
+    assert "no documents to train on (1 rejected lines)" in capsys.readouterr().err
+    assert not out.exists()

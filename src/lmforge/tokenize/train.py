@@ -14,7 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 
 from lmforge.config import ConfigError
 from lmforge.documents import OnError, ReadStats, read_documents
-from lmforge.io import expand_paths, write_text
+from lmforge.io import InputError, expand_paths, write_text
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|padding|>"
@@ -93,6 +93,14 @@ def train_tokenizer(
     )
     stats = ReadStats()
     tok.train_from_iterator(_texts(files, on_error, stats, max_documents), trainer=trainer)
+    if (
+        stats.documents == 0
+    ):  # e.g. every line rejected under on_error=skip: a bytes-only vocabulary is no use
+        raise InputError(
+            files[0] if len(files) == 1 else f"{len(files)} files",
+            None,
+            f"no documents to train on ({stats.rejected} rejected lines)",
+        )
     write_text(output, tok.to_str(pretty=True))
     return TrainResult(
         output, tok.get_vocab_size(with_added_tokens=True), stats.documents, stats.rejected, stats.bytes
