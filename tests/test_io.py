@@ -76,3 +76,20 @@ def test_read_json_names_a_malformed_file(tmp_path):
         read_json(str(torn))
     torn.write_text('{"step": 3}')
     assert read_json(str(torn)) == {"step": 3}
+
+
+def test_folders_skip_hidden_subfolders_like_glob_does(tmp_path):
+    import fsspec
+
+    for rel in ("a.jsonl", "sub/b.jsonl", ".lmforge-state/mix/marker.json", "sub/.cache/c.jsonl", ".x.jsonl"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}\n")
+    assert expand_paths(str(tmp_path)) == [str(tmp_path / "a.jsonl"), str(tmp_path / "sub" / "b.jsonl")]
+    assert expand_paths(str(tmp_path / "**" / "*.json*")) == expand_paths(str(tmp_path))
+    fs = fsspec.filesystem("memory")
+    for rel in ("a.jsonl", ".state/m.json", "sub/b.jsonl"):
+        fs.pipe(f"/hidden-test/{rel}", b"{}\n")
+    assert expand_paths("memory://hidden-test") == [
+        "memory:///hidden-test/a.jsonl",
+        "memory:///hidden-test/sub/b.jsonl",
+    ]

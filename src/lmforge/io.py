@@ -199,7 +199,12 @@ def expand_paths(patterns: str | list[str]) -> list[str]:
             if _glob.has_magic(fs_path):
                 matches = [f"{protocol}://{p}" for p in fs.glob(fs_path) if fs.isfile(p)]
             elif fs.isdir(fs_path):
-                matches = [f"{protocol}://{p}" for p in fs.find(fs_path)]
+                root = fs_path.rstrip("/")
+                matches = [
+                    f"{protocol}://{p}"
+                    for p in fs.find(fs_path)
+                    if not any(part.startswith(".") for part in p[len(root) :].split("/"))
+                ]
             else:
                 matches = [pattern] if fs.exists(fs_path) else []
         else:
@@ -207,12 +212,11 @@ def expand_paths(patterns: str | list[str]) -> list[str]:
             if _glob.has_magic(local):
                 matches = [p for p in _glob.glob(local, recursive=True) if os.path.isfile(p)]
             elif os.path.isdir(local):
-                matches = [
-                    os.path.join(root, name)
-                    for root, _, names in os.walk(local)
-                    for name in names
-                    if not name.startswith(".")
-                ]
+                matches = []
+                for root, dirs, names in os.walk(local):
+                    # hidden folders (completion markers in .lmforge-state/) are skipped, as `**` skips them
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    matches += [os.path.join(root, name) for name in names if not name.startswith(".")]
             else:
                 matches = [local] if os.path.exists(local) else []
         if not matches:
