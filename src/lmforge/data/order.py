@@ -83,9 +83,9 @@ class EpochOrder:
             recorded = read_json(meta)
             if {k: recorded.get(k) for k in expected} == expected:
                 if not is_remote(npy):
-                    return np.load(npy, mmap_mode="r")
+                    return np.load(npy, mmap_mode="r", allow_pickle=False)
                 with open_file(npy, "rb", compression=False) as f:
-                    return np.load(io.BytesIO(f.read()))
+                    return np.load(io.BytesIO(f.read()), allow_pickle=False)
         order = self.make(epoch)
         buffer = io.BytesIO()
         np.save(buffer, order)

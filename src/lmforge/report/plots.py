@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lmforge.io import atomic_write
 from lmforge.report.collect import eval_series, series
 
 
@@ -15,6 +16,11 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig: Any, path: str) -> None:
+    with atomic_write(path, "wb", compression=False) as f:  # no half-written PNG after a kill
+        fig.savefig(f, format="png", dpi=110)
 
 
 def _smooth(values: list[float], window: int) -> list[float]:
@@ -60,7 +66,7 @@ def loss_figure(
     ax_lr.set_xlabel("step")
     ax_lr.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -87,7 +93,7 @@ def eval_figure(rows: list[dict[str, Any]], path: str) -> str | None:
     for ax in list(axes.flat)[len(keys) :]:
         ax.set_visible(False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -103,7 +109,7 @@ def throughput_figure(rows: list[dict[str, Any]], path: str) -> str | None:
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -137,7 +143,7 @@ def perplexity_figure(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     return path
 
