@@ -313,3 +313,14 @@ def test_rerun_with_skip_after_a_failure_keeps_finished_inputs(tmp_path, corpus,
     with pytest.raises(InputError, match=r"bad\.jsonl:2"):  # fail never accepts a result with rejects
         tokenize_documents(paths, tokenizer_path, out, progress=False)
     assert set(encoded) == {str(bad)}
+
+
+def test_a_folder_input_takes_only_its_document_files(tmp_path, corpus, tokenizer_path):
+    # A mixer's output folder also holds stats-*.json: tokenizing the folder must skip it, not fail on it.
+    (tmp_path / "documents" / "stats-mixed.json").write_text('{"documents_in": 3}\n')
+    plain = tokenize_documents(
+        str(tmp_path / "documents"), tokenizer_path, str(tmp_path / "a"), progress=False
+    )
+    assert plain["totals"]["documents_in"] == sum(1 for p in corpus for _ in read_documents(p))
+    assert plain["totals"]["rejected"] == 0
+    assert [entry["input"] for entry in plain["inputs"]] == sorted(corpus)

@@ -27,9 +27,9 @@ from lmforge.analyze.ngrams import final_candidates, merge_candidates
 from lmforge.analyze.options import AnalyzeOptions
 from lmforge.analyze.scan import RecountResult, ShardResult, ShardTask, recount_shard, scan_shard
 from lmforge.analyze.stats import SourceStats
-from lmforge.documents import read_documents
+from lmforge.documents import expand_document_paths, read_documents
 from lmforge.executor import map_shards
-from lmforge.io import atomic_write, expand_paths, is_remote, join
+from lmforge.io import atomic_write, is_remote, join
 
 MAX_REJECTIONS_REPORTED = 1000
 
@@ -191,7 +191,7 @@ def analyze_corpus(
     options = dataclasses.replace(options or AnalyzeOptions(), **overrides)
     options.validate()
     patterns = [paths] if isinstance(paths, str) else list(paths)
-    files = expand_paths(patterns)
+    files = expand_document_paths(patterns)
     started = time.time()
     temporary = output is None or (is_remote(output) and options.executor == "local")
     work_dir = tempfile.mkdtemp(prefix="lmforge-analyze-") if temporary else join(output, "_work")

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmforge.analyze.stats import default_source
-from lmforge.documents import OnError, ReadStats, read_documents
+from lmforge.documents import OnError, ReadStats, expand_document_paths, read_documents
 from lmforge.executor import ExecutorName, map_shards
-from lmforge.io import expand_paths
 
 SNIPPET_CONTEXT = 60
 
@@ -125,7 +124,7 @@ def search_corpus(
 ) -> SearchResult:
     """Count the documents under ``paths`` containing ``pattern`` and list the first ``limit`` of them."""
     compile_pattern(pattern, regex, ignore_case)  # fail before starting workers
-    files = expand_paths(list(paths) if not isinstance(paths, str) else paths)
+    files = expand_document_paths(list(paths) if not isinstance(paths, str) else paths)
     tasks = [_SearchTask(p, pattern, regex, ignore_case, limit, on_error, source_field) for p in files]
     total = SearchResult()
     for part in map_shards(

@@ -42,7 +42,7 @@ from lmforge.curate.layout import (
 from lmforge.curate.segment import split_paragraphs
 from lmforge.curate.shards import Execution, ShardTask, merged_stats, run_shards
 from lmforge.curate.stats import StepStats
-from lmforge.documents import ReadStats, read_documents
+from lmforge.documents import ReadStats, expand_document_paths, read_documents
 from lmforge.io import atomic_write, expand_paths, iter_lines, join, open_file, parse_json_line, write_json
 
 _WORD = re.compile(r"\w+")
@@ -205,7 +205,7 @@ def _decontaminate_shard(task: ShardTask) -> dict[str, Any]:
 
 
 def run_decontaminate(config: DecontaminateConfig, execution: ExecutionConfig) -> dict[str, Any]:
-    files = expand_paths(config.documents)
+    files = expand_document_paths(config.documents)
     out_dir = attribute_dir(files[0], config.name)
     state = join(out_dir, ".lmforge-state", "decontaminate")
     index, short_lengths, n_texts = build_eval_index(config)

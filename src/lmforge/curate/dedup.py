@@ -48,8 +48,8 @@ from lmforge.curate.shards import (
     run_shards,
 )
 from lmforge.curate.stats import StepStats
-from lmforge.documents import ReadStats, read_documents
-from lmforge.io import atomic_write, exists, expand_paths, join, open_file, read_json, write_json
+from lmforge.documents import ReadStats, expand_document_paths, read_documents
+from lmforge.io import atomic_write, exists, join, open_file, read_json, write_json
 
 HASH_VERSION = "xxh3-128/v1"
 
@@ -237,7 +237,7 @@ def _settings(config: DedupConfig) -> dict[str, Any]:
 
 
 def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]:
-    files = expand_paths(config.documents)
+    files = expand_document_paths(config.documents)
     out_dir = attribute_dir(files[0], config.name)
     state = join(out_dir, ".lmforge-state", "dedup")
     settings = {**_settings(config), "on_error": execution.on_error}

@@ -35,7 +35,7 @@ from lmforge.curate.shards import (
     run_shards,
 )
 from lmforge.curate.stats import StepStats
-from lmforge.documents import ReadStats, read_documents
+from lmforge.documents import ReadStats, expand_document_paths, read_documents
 from lmforge.io import (
     InputError,
     atomic_write,
@@ -255,7 +255,7 @@ def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
                     Expression.parse(expression)
                 except ExpressionError as err:
                     raise ConfigError(f"mix.streams[{stream.name}].filter.{kind}[{j}]", str(err)) from None
-        files = expand_paths(stream.documents)
+        files = expand_document_paths(stream.documents)
         stream_dict = dataclasses.asdict(stream)
         params = {"stream": stream_dict, "seed": config.seed, "on_error": execution.on_error}
         tasks = []

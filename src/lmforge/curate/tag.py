@@ -19,8 +19,8 @@ from lmforge.curate.layout import attribute_dir, attribute_key, attribute_path, 
 from lmforge.curate.shards import Execution, ShardTask, merged_stats, run_shards
 from lmforge.curate.stats import StepStats
 from lmforge.curate.taggers.registry import Tagger, make_tagger
-from lmforge.documents import ReadStats, read_documents
-from lmforge.io import atomic_write, expand_paths, join, write_json
+from lmforge.documents import ReadStats, expand_document_paths, read_documents
+from lmforge.io import atomic_write, join, write_json
 
 
 def import_modules(modules: list[str]) -> None:
@@ -87,7 +87,7 @@ def run_tag(config: TagConfig, execution: ExecutionConfig) -> dict[str, Any]:
             make_tagger(spec.name, **spec.options)
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"tag.taggers[{i}]", str(err).strip('"')) from None
-    files = expand_paths(config.documents)
+    files = expand_document_paths(config.documents)
     groups = _groups(specs, config.experiment)
     spec_json = json.dumps([{"name": s.name, "options": s.options} for s in specs], sort_keys=True)
     tasks = []

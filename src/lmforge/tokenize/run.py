@@ -25,11 +25,10 @@ from typing import Any, Literal
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from lmforge.documents import OnError
+from lmforge.documents import OnError, expand_document_paths
 from lmforge.io import (
     InputError,
     exists,
-    expand_paths,
     is_remote,
     iter_lines,
     join,
@@ -240,7 +239,7 @@ def tokenize_documents(
         raise ValueError("max_tokens_per_file must be positive")
     if on_error not in ("fail", "skip"):
         raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
-    paths = expand_paths(inputs if isinstance(inputs, str) else list(inputs))
+    paths = expand_document_paths(inputs if isinstance(inputs, str) else list(inputs))
     tok = load_tokenizer(tokenizer)
     n_vocab = vocab_size(tok)
     token_dtype = choose_dtype(dtype, n_vocab)
