@@ -145,3 +145,14 @@ def test_bad_expression_fails_before_work(tagged, tmp_path):
 def test_replace_spans_rules():
     assert replace_spans("abcdef", [(1, 3, "X"), (2, 4, "Y"), (4, 9, "")]) == ("aXd", 2)
     assert replace_spans("abc", []) == ("abc", 0)
+
+
+def test_a_filter_on_an_attribute_no_document_has_is_warned_about(tagged, tmp_path, capsys):
+    root, _ = tagged
+    misspelt = "q__g__wrods < 2"  # a typo: the comparison is false for every document
+    summary = _mix(root, tmp_path, attributes=["q"], filter={"exclude": [misspelt, "q__g__words < 2"]})
+    assert summary["total"]["filtered_by"] == {"exclude: q__g__words < 2": 1}  # behaviour unchanged
+    (warning,) = summary["warnings"]
+    assert "'q__g__wrods'" in warning and "no document has" in warning
+    assert "q__g__wrods" in capsys.readouterr().err
+    assert json.loads((tmp_path / "out/stats-s.json").read_text())["warnings"] == [warning]

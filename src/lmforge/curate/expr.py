@@ -220,6 +220,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.variables: list[str] = []
+        self.attribute_names: set[str] = set()  # bare names, i.e. attribute values the expression reads
 
     # helpers
     def peek(self, offset: int = 0) -> Token:
@@ -394,6 +395,7 @@ class _Parser:
             return lambda env: env["attributes"]
         if name in QUANTIFIERS or name in FUNCTIONS:
             raise self.error(f"{name!r} is a function; call it as {name}(...)", token)
+        self.attribute_names.add(name)
         return lambda env: _doc_value(env["attributes"].get(name))
 
     def call(self, name: str, token: Token) -> Compiled:
@@ -476,10 +478,14 @@ class Expression:
 
     source: str
     _fn: Compiled
+    # Attributes read by bare name. One that no document carries makes every comparison on it false, which
+    # is how a misspelt name would silently keep or drop everything; the mixer warns about those.
+    attribute_names: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, source: str) -> Expression:
-        return cls(source, _Parser(source).parse())
+        parser = _Parser(source)
+        return cls(source, parser.parse(), frozenset(parser.attribute_names))
 
     def evaluate(self, doc: dict[str, Any], attributes: dict[str, Any]) -> Any:
         return self._fn({"doc": doc, "attributes": attributes})

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -134,12 +135,20 @@ def _mix_task(task: ShardTask) -> dict[str, Any]:
         writer = _ShardWriter(
             prefix, _SUFFIX[stream["output"]["compression"]], stream["output"]["max_size_in_bytes"], stack
         )
+        seen: set[str] = set()
         for doc_path in p["documents"]:
-            copies_written += _mix_file(doc_path, p, stream, includes, excludes, replacements, writer, stats)
+            copies_written += _mix_file(
+                doc_path, p, stream, includes, excludes, replacements, writer, stats, seen
+            )
         if writer.file is None:  # keep one (empty) output so that the task's completion is checkable
             writer._next()
     _remove_stale_parts(prefix, writer.paths)
-    return {"stats": stats.to_json(), "outputs": writer.paths, "documents_out": copies_written}
+    return {
+        "stats": stats.to_json(),
+        "outputs": writer.paths,
+        "documents_out": copies_written,
+        "attribute_names_seen": sorted(seen),
+    }
 
 
 def _remove_stale_parts(prefix: str, keep: list[str]) -> None:
@@ -162,6 +171,7 @@ def _mix_file(
     replacements: list[dict[str, Any]],
     writer: _ShardWriter,
     stats: StepStats,
+    seen: set[str],
 ) -> int:
     attr_paths = [attribute_path(doc_path, name) for name in stream["attributes"]]
     attr_iters = [_attribute_rows(path) for path in attr_paths]
@@ -188,6 +198,7 @@ def _mix_file(
             attributes.update(row.get("attributes") or {})
         if "attributes" in doc and isinstance(doc["attributes"], dict):
             attributes = {**doc["attributes"], **attributes}
+        seen.update(attributes)
         failed = next((e.source for e in includes if not e(doc, attributes)), None)
         if failed is not None:
             stats.drop(source, nbytes, f"include failed: {failed}")
@@ -245,6 +256,22 @@ def _group_files(files: list[str], max_bytes: int) -> list[list[str]]:
     return groups
 
 
+def _unseen_attribute_warnings(stream: Any, results: list[dict[str, Any]]) -> list[str]:
+    """Filter attributes (read by bare name) that no document of the stream carries: likely misspelt."""
+    if any("attribute_names_seen" not in r for r in results):  # shards finished by an older version
+        return []
+    seen = {name for r in results for name in r["attribute_names_seen"]}
+    warnings = []
+    for kind in ("include", "exclude"):
+        for expression in getattr(stream.filter, kind):
+            for name in sorted(Expression.parse(expression).attribute_names - seen):
+                warnings.append(
+                    f"stream {stream.name!r}: {kind} filter {expression!r} reads attribute {name!r}, which no "
+                    f"document has (misspelt, or not in the stream's attributes {list(stream.attributes)}?)"
+                )
+    return warnings
+
+
 def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
     summaries = {}
     for stream in config.streams:
@@ -278,6 +305,11 @@ def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
             # names relative to the output folder, so stats.json stays valid when the folder moves
             outputs=[path.rsplit("/", 1)[-1] for r in results for path in r["outputs"]],
         )
+        warnings = _unseen_attribute_warnings(stream, results)
+        if warnings:
+            summary["warnings"] = warnings
+            for warning in warnings:
+                print(f"lmforge curate mix: warning: {warning}", file=sys.stderr)
         write_json(join(stream.output.path, f"stats-{stream.name}.json"), summary)
         paths = [path for r in results for path in r["outputs"]]
         summaries[stream.name] = {**summary, "output_paths": paths, "skipped_shards": skipped}
