@@ -18,9 +18,8 @@ from safetensors.torch import save_file
 
 from lmforge.hf.native import is_native_olmo_checkpoint, load_native_olmo  # re-exported for load_model
 from lmforge.io import atomic_write, give_default_permissions
-from lmforge.models.folder import load_state_into, model_config_from_dict
+from lmforge.models.folder import model_config_from_dict, model_from_state
 from lmforge.nn.config import ModelConfig
-from lmforge.nn.init import build_model
 from lmforge.nn.transformer import Transformer
 
 __all__ = [
@@ -285,10 +284,7 @@ def load_hf_folder(
         tensors = from_hf_state_dict(hf_tensors, config)
     except KeyError as err:
         raise ValueError(f"{path}: weights do not match config.json: {err.args[0]}") from None
-    if dtype is None:
-        dtype = tensors["embeddings.weight"].dtype
-    model = build_model(config, device=device, seed=None, dtype=dtype)
-    return load_state_into(model, tensors, path)
+    return model_from_state(config, tensors, path, device, dtype)
 
 
 def export_hf_folder(

@@ -18,9 +18,8 @@ import torch
 import yaml
 from safetensors import safe_open
 
-from lmforge.models.folder import load_state_into, model_config_from_dict
+from lmforge.models.folder import model_config_from_dict, model_from_state
 from lmforge.nn.config import ModelConfig
-from lmforge.nn.init import build_model
 from lmforge.nn.transformer import Transformer
 
 # pytorch_model.bin: OLMo's own transformers wrapper (``model_type: hf_olmo``); read with weights_only too.
@@ -246,7 +245,4 @@ def load_native_olmo(
         state = from_native_state_dict(tensors, config)
     except KeyError as err:
         raise ValueError(f"{weights}: {err.args[0]}") from None
-    if dtype is None:
-        dtype = state["embeddings.weight"].dtype
-    model = build_model(config, device=device, seed=None, dtype=dtype)
-    return load_state_into(model, state, weights)
+    return model_from_state(config, state, weights, device, dtype)

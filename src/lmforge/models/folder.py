@@ -88,12 +88,26 @@ def load_state_into(model: Transformer, tensors: dict[str, torch.Tensor], source
     return model
 
 
+def model_from_state(
+    config: ModelConfig,
+    tensors: dict[str, torch.Tensor],
+    source: str,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> Transformer:
+    """Build ``config``'s model without initialising it and load ``tensors`` (lmforge names) into it.
+
+    ``dtype=None`` keeps the stored dtype (the embedding's); ``source`` names the weights in errors.
+    """
+    if dtype is None:
+        dtype = tensors["embeddings.weight"].dtype if "embeddings.weight" in tensors else torch.float32
+    model = build_model(config, device=device, seed=None, dtype=dtype)
+    return load_state_into(model, tensors, source)
+
+
 def load_model_folder(
     folder: str, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Transformer:
     config = read_model_config(folder)
     tensors = load_file(os.path.join(folder, WEIGHTS_NAME), device=str(device))
-    if dtype is None:
-        dtype = next(iter(tensors.values())).dtype if tensors else torch.float32
-    model = build_model(config, device=device, seed=None, dtype=dtype)
-    return load_state_into(model, tensors, folder)
+    return model_from_state(config, tensors, folder, device, dtype)
