@@ -53,3 +53,38 @@ def write_fasttext_model(
         out += struct.pack(f"<{len(matrix) * dim}f", *[x for row in matrix for x in row])
     path.write_bytes(bytes(out))
     return path
+
+
+def check_steps_on_url(fs, protocol: str, root: str) -> None:
+    """tag -> dedup -> mix on ``protocol://root`` (an fsspec file system ``fs``): outputs, stats, markers.
+
+    Shared by the memory:// test and the s3:// one (moto), which exercise the same remote code path.
+    """
+    from lmforge.config import build_config
+    from lmforge.curate.config import DedupConfig, ExecutionConfig, MixConfig, TagConfig
+    from lmforge.curate.dedup import run_dedup
+    from lmforge.curate.mix import run_mix
+    from lmforge.curate.tag import run_tag
+
+    rows = [{"id": "1", "text": "hello world\nsame line"}, {"id": "2", "text": "same line\nfresh"}]
+    with fs.open(f"{root}/data/documents/web/a.jsonl.gz", "wb") as f:
+        f.write(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    docs = f"{protocol}://{root}/data/documents/*/*.gz"
+    execution = ExecutionConfig(progress=False)
+    run_tag(TagConfig(documents=[docs], taggers=["char_length_v1"]), execution)
+    run_dedup(DedupConfig(documents=[docs]), execution)
+    stream = {
+        "name": "m",
+        "documents": [docs],
+        "attributes": ["char_length_v1", "dedupe"],
+        "output": {"path": f"{protocol}://{root}/mixed"},
+        "span_replacement": [{"span": "bff_duplicate_paragraph_spans"}],
+    }
+    summary = run_mix(build_config(MixConfig, overrides={"streams": [stream]}), execution)["m"]
+    [out] = summary["output_paths"]
+    with fs.open(out.removeprefix(f"{protocol}://"), "rb") as f:
+        texts = [json.loads(line)["text"] for line in gzip.decompress(f.read()).decode().splitlines()]
+    assert texts == ["hello world\nsame line", "fresh"]
+    assert fs.exists(f"{root}/data/attributes/char_length_v1/stats.json")
+    assert fs.exists(f"{root}/data/attributes/dedupe/stats.json")
+    assert run_tag(TagConfig(documents=[docs], taggers=["char_length_v1"]), execution)["skipped_shards"] == 1
