@@ -16,22 +16,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from lmforge.hf.native import is_native_olmo_checkpoint, load_native_olmo  # re-exported for load_model
+from lmforge.hf.native import load_native_olmo
 from lmforge.io import atomic_write, give_default_permissions
 from lmforge.models.folder import model_config_from_dict, model_from_state
 from lmforge.nn.config import ModelConfig
 from lmforge.nn.transformer import Transformer
-
-__all__ = [
-    "export_hf_folder",
-    "from_hf_state_dict",
-    "hf_config_dict",
-    "is_native_olmo_checkpoint",
-    "load_hf_folder",
-    "load_native_olmo",
-    "model_config_from_hf",
-    "to_hf_state_dict",
-]
 
 ARCHITECTURES = {"olmo": "OlmoForCausalLM", "olmo2": "Olmo2ForCausalLM"}
 HF_WEIGHTS = "model.safetensors"

@@ -79,7 +79,7 @@ def _load_model(path: str, device: str | torch.device, dtype: torch.dtype | None
     ckpt = dcp_checkpoint.resolve_checkpoint(path)
     if ckpt is not None:
         return dcp_checkpoint.load_model_from_checkpoint(ckpt, device=device, dtype=dtype)
-    from lmforge.hf.convert import is_native_olmo_checkpoint, load_native_olmo
+    from lmforge.hf.native import is_native_olmo_checkpoint, load_native_olmo
 
     if is_native_olmo_checkpoint(path):
         return load_native_olmo(path, device=device, dtype=dtype)
