@@ -256,30 +256,30 @@ def _group_files(files: list[str], max_bytes: int) -> list[list[str]]:
     return groups
 
 
-def _unseen_attribute_warnings(stream: Any, results: list[dict[str, Any]]) -> list[str]:
+def _unseen_attribute_warnings(
+    stream: Any, filters: list[tuple[str, Expression]], results: list[dict[str, Any]]
+) -> list[str]:
     """Filter attributes (read by bare name) that no document of the stream carries: likely misspelt."""
     if any("attribute_names_seen" not in r for r in results):  # shards finished by an older version
         return []
     seen = {name for r in results for name in r["attribute_names_seen"]}
-    warnings = []
-    for kind in ("include", "exclude"):
-        for expression in getattr(stream.filter, kind):
-            for name in sorted(Expression.parse(expression).attribute_names - seen):
-                warnings.append(
-                    f"stream {stream.name!r}: {kind} filter {expression!r} reads attribute {name!r}, which no "
-                    f"document has (misspelt, or not in the stream's attributes {list(stream.attributes)}?)"
-                )
-    return warnings
+    return [
+        f"stream {stream.name!r}: {kind} filter {expression.source!r} reads attribute {name!r}, which no "
+        f"document has (misspelt, or not in the stream's attributes {list(stream.attributes)}?)"
+        for kind, expression in filters
+        for name in sorted(expression.attribute_names - seen)
+    ]
 
 
 def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
     summaries = {}
     for stream in config.streams:
         # compile once here so a bad expression fails before any work, with its column
+        filters: list[tuple[str, Expression]] = []
         for kind in ("include", "exclude"):
             for j, expression in enumerate(getattr(stream.filter, kind)):
                 try:
-                    Expression.parse(expression)
+                    filters.append((kind, Expression.parse(expression)))
                 except ExpressionError as err:
                     raise ConfigError(f"mix.streams[{stream.name}].filter.{kind}[{j}]", str(err)) from None
         files = expand_document_paths(stream.documents)
@@ -305,7 +305,7 @@ def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
             # names relative to the output folder, so stats.json stays valid when the folder moves
             outputs=[path.rsplit("/", 1)[-1] for r in results for path in r["outputs"]],
         )
-        warnings = _unseen_attribute_warnings(stream, results)
+        warnings = _unseen_attribute_warnings(stream, filters, results)
         if warnings:
             summary["warnings"] = warnings
             for warning in warnings:
