@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from lmforge.io import InputError, atomic_write, expand_paths, is_remote, iter_lines, parse_json_line
+from lmforge.io import InputError, atomic_write, expand_paths, isdir, iter_lines, parse_json_line
 
 OnError = Literal["fail", "skip"]
 
 # What counts as a document file inside a folder (dolma's mixer names its last shard ``.json.gz``).
 DOCUMENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".json.gz", ".json.zst")
-
-
-def _is_folder(pattern: str) -> bool:
-    if is_remote(pattern):
-        import fsspec
-
-        fs, fs_path = fsspec.core.url_to_fs(pattern)
-        return fs.isdir(fs_path)
-    return os.path.isdir(pattern)
 
 
 def expand_document_paths(patterns: str | list[str]) -> list[str]:
@@ -38,7 +28,7 @@ def expand_document_paths(patterns: str | list[str]) -> list[str]:
     found: list[str] = []
     for pattern in [patterns] if isinstance(patterns, str) else list(patterns):
         files = expand_paths(pattern)
-        if _is_folder(str(pattern)):
+        if isdir(str(pattern)):
             files = [f for f in files if f.endswith(DOCUMENT_SUFFIXES)]
             if not files:
                 raise FileNotFoundError(

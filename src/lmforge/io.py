@@ -168,6 +168,13 @@ def exists(path: str) -> bool:
     return os.path.exists(_local(path))
 
 
+def isdir(path: str) -> bool:
+    if is_remote(path):
+        fs, fs_path = fsspec.core.url_to_fs(path)
+        return fs.isdir(fs_path)
+    return os.path.isdir(_local(path))
+
+
 def makedirs(path: str) -> None:
     if is_remote(path):
         fs, fs_path = fsspec.core.url_to_fs(path)
