@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import gc
 import os
 import socket
 
@@ -98,8 +99,21 @@ def barrier() -> None:
         dist.barrier()
 
 
-def teardown(info: DistInfo) -> None:
+def teardown(info: DistInfo, wait_for_peers: bool = True) -> None:
+    """Destroy the process group this process created; with ``wait_for_peers``, once every rank has got here.
+
+    The barrier first: ranks finish at different moments (rank 0 still writes metrics and the summary), and a
+    rank that shuts its gloo connections down while a peer's last collective is still reading from them can
+    take that peer down with SIGABRT after an otherwise complete run. The barrier also waits for any
+    collective still in flight on this rank (gloo's barrier waits on all prior work). A rank leaving on an
+    error passes ``wait_for_peers=False``: its peers may never get to the barrier.
+    """
     if info.initialized_here and dist.is_initialized():
+        if wait_for_peers and dist.get_world_size() > 1:
+            dist.barrier()
+        # Free what still refers to the group (FSDP's mesh inside a model caught in reference cycles) while the
+        # interpreter is whole; freed at interpreter finalisation instead, gloo's worker threads can abort.
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -415,8 +415,10 @@ def train(
     dist = init_distributed(config.device, need_group=config.strategy != "single")
     try:
         result = trainer_cls(config, dist, callbacks).fit()
-    finally:
-        teardown(dist)
+    except BaseException:
+        teardown(dist, wait_for_peers=False)
+        raise
+    teardown(dist)
     if result.stopped == "nan":
         raise TrainingStopped(
             f"stopped at step {result.step} after {config.nan.max_consecutive} non-finite steps in a row; "
