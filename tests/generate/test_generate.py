@@ -162,3 +162,31 @@ def test_cli_prints_continuation_of_lmforge_and_hf_folders(tmp_path, capsys):
     capsys.readouterr()
     assert main([hf_dir, "--prompt", "w5 w17 w99", "--max-new-tokens", "6"]) == 0
     assert capsys.readouterr().out.strip() == record["completion"]
+
+
+def test_cli_stops_at_the_tokenizers_eos_when_the_configs_is_no_token_of_it(tmp_path, capsys):
+    """A model that kept a preset's EOS (e.g. OLMo-1's 50279) with a smaller tokenizer still stops."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from lmforge.generate.cli import main
+    from lmforge.models import save_model_folder
+
+    model = tiny_model("tiny", eos_token_id=50279)
+    prompt = [5, 17, 99]
+    free = generate(model, [prompt], max_new_tokens=12, eos_token_id=None)[0]
+    stop = next(t for t in free[2:] if t not in prompt)  # a token produced mid-way becomes the EOS
+    names = [f"w{i}" for i in range(VOCAB)]
+    names[stop] = "<|endoftext|>"
+    tok = Tokenizer(models.WordLevel({n: i for i, n in enumerate(names)}, unk_token="w0"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    folder = str(tmp_path / "m")
+    save_model_folder(model, folder, tokenizer_file=str(tmp_path / "tokenizer.json"))
+
+    assert main([folder, "--prompt", "w5 w17 w99", "--max-new-tokens", "12", "--json"]) == 0
+    tokens = json.loads(capsys.readouterr().out)["tokens"]
+    assert tokens == free[: free.index(stop) + 1] and len(tokens) < 12
+    assert main([folder, "--prompt", "w5 w17 w99", "--max-new-tokens", "12", "--json", "--no-eos"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == free

@@ -107,6 +107,26 @@ def test_bfloat16_export(tmp_path):
     assert not os.path.exists(os.path.join(out, "tokenizer.json"))
 
 
+def test_export_names_the_tokenizers_eos_when_the_configs_is_no_token_of_it(tmp_path):
+    from lmforge.models.folder import model_config_from_dict
+    from lmforge.nn import build_model
+
+    # a run that kept the tiny preset's OLMo-1 ids (EOS 50279, PAD 1) with its own 250-id tokenizer
+    config = model_config_from_dict({"preset": "tiny", "vocab_size": VOCAB, "eos_token_id": 50279})
+    folder = str(tmp_path / "m")
+    save_model_folder(build_model(config), folder, tokenizer_file=write_tokenizer(str(tmp_path / "tok.json")))
+    out = str(tmp_path / "hf")
+    assert export_main([folder, "--output", out]) == 0
+    for name in ("config.json", "generation_config.json"):
+        with open(os.path.join(out, name)) as f:
+            ids = json.load(f)
+        assert (ids["eos_token_id"], ids["pad_token_id"]) == (VOCAB - 1, 1), name  # "w1" is a token: kept
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+    assert tokenizer.eos_token == "<|endoftext|>" and tokenizer.eos_token_id == VOCAB - 1
+    assert transformers.AutoModelForCausalLM.from_pretrained(out).generation_config.eos_token_id == VOCAB - 1
+    assert load_model(folder).config.eos_token_id == 50279  # the model folder itself is left alone
+
+
 def test_custom_family_is_refused(tmp_path, capsys):
     from lmforge.models.folder import model_config_from_dict
     from lmforge.nn import build_model

@@ -67,3 +67,32 @@ def test_flops_grow_with_sequence_length():
 def test_load_model_rejects_unknown_folders(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_model(str(tmp_path / "missing"))
+
+
+def _tokenizer(path, names: list[str]) -> str:
+    from tokenizers import Tokenizer, models
+
+    Tokenizer(models.WordLevel({name: i for i, name in enumerate(names)}, unk_token=names[0])).save(str(path))
+    return str(path)
+
+
+def test_init_takes_eos_and_pad_from_the_tokenizer_when_the_presets_are_not_its_tokens(tmp_path, capsys):
+    from lmforge.models import read_model_config
+
+    # The tiny preset keeps OLMo-1's ids (EOS 50279, PAD 1); this tokenizer has 300 ids, EOS 7, PAD 9.
+    names = [f"w{i}" for i in range(300)]
+    names[7], names[9] = "<|endoftext|>", "<|pad|>"
+    tok = _tokenizer(tmp_path / "tok.json", names)
+    base = ["model", "init", "--preset", "tiny", "--model.vocab_size=300", "--tokenizer", tok, "--output"]
+    assert lmforge_main([*base, str(tmp_path / "a")]) == 0
+    config = read_model_config(str(tmp_path / "a"))
+    assert (config.eos_token_id, config.pad_token_id) == (7, 1)  # 1 is a token of it ("w1"): kept
+    # ids given on the command line are kept as given, even one the tokenizer lacks
+    assert (
+        lmforge_main([*base, str(tmp_path / "b"), "--model.eos_token_id=3", "--model.pad_token_id=999"]) == 0
+    )
+    config = read_model_config(str(tmp_path / "b"))
+    assert (config.eos_token_id, config.pad_token_id) == (3, 999)
+    # without a tokenizer the preset's ids stay
+    assert lmforge_main(["model", "init", "--preset", "tiny", "--output", str(tmp_path / "d")]) == 0
+    assert read_model_config(str(tmp_path / "d")).eos_token_id == 50279

@@ -116,3 +116,19 @@ def test_hub_names_are_fetched_with_huggingface_hub(tokenizer_path, monkeypatch)
     assert tok.token_to_id("<|endoftext|>") == 0
     with pytest.raises(FileNotFoundError, match="no such tokenizer"):
         load_tokenizer("not/a/hub/name")
+
+
+def test_special_ids_for_keeps_known_ids_and_replaces_unknown_ones():
+    from tokenizers import Tokenizer, models
+
+    from lmforge.tokenize.tokenizer import special_ids_for
+
+    names = [f"w{i}" for i in range(20)]
+    names[5], names[6] = "<|endoftext|>", "<|padding|>"
+    tok = Tokenizer(models.WordLevel({n: i for i, n in enumerate(names)}, unk_token="w0"))
+    assert special_ids_for(tok, 50279, 1) == (5, 1)  # 50279 is no token; 1 is ("w1")
+    assert special_ids_for(tok, 3, 99) == (3, 6)  # a known EOS stays, an unknown PAD becomes <|padding|>
+    assert special_ids_for(tok, -1, None) == (5, None)
+    names[6] = "w6"
+    no_pad = Tokenizer(models.WordLevel({n: i for i, n in enumerate(names)}, unk_token="w0"))
+    assert special_ids_for(no_pad, 50279, 50) == (5, 5)  # no padding token: PAD falls back to EOS

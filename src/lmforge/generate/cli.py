@@ -36,7 +36,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--top-p", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--eos-id", type=int, default=None, help="default: the model config's eos_token_id")
+    parser.add_argument(
+        "--eos-id",
+        type=int,
+        default=None,
+        help="default: the model config's eos_token_id, or the tokenizer's EOS if it has no token with that id",
+    )
     parser.add_argument("--no-eos", action="store_true", help="always generate --max-new-tokens tokens")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default: as stored")
     parser.add_argument("--device", default="cpu")
@@ -47,7 +52,7 @@ def main(argv: Sequence[str]) -> int:
     from lmforge.generate.decode import generate
     from lmforge.generate.sampling import SamplingParams
     from lmforge.models.loading import check_tokenizer_fits, load_model
-    from lmforge.tokenize.tokenizer import load_tokenizer
+    from lmforge.tokenize.tokenizer import load_tokenizer, special_ids_for
 
     params = SamplingParams(
         max_new_tokens=args.max_new_tokens,
@@ -66,7 +71,12 @@ def main(argv: Sequence[str]) -> int:
     check_tokenizer_fits(
         model, tokenizer.get_vocab_size(with_added_tokens=True), args.tokenizer or args.model
     )
-    eos = None if args.no_eos else (args.eos_id if args.eos_id is not None else -1)
+    if args.no_eos:
+        eos = None
+    elif args.eos_id is not None:
+        eos = args.eos_id
+    else:  # the model's EOS, unless the tokenizer has no such token (a preset's id kept with another one)
+        eos, _ = special_ids_for(tokenizer, model.config.eos_token_id, None)
     encoded = [tokenizer.encode(p, add_special_tokens=False).ids for p in args.prompt]
     outputs = generate(model, encoded, params, eos_token_id=eos)
     for prompt, tokens in zip(args.prompt, outputs):

@@ -286,9 +286,12 @@ def export_hf_folder(
 
     ``tokenizer_file``: a ``tokenizer.json`` to ship with the model; its ``tokenizer_config.json`` and
     ``special_tokens_map.json`` are copied when they sit beside it, and written otherwise, so
-    ``AutoTokenizer`` loads the folder as well.
+    ``AutoTokenizer`` loads the folder as well. An EOS / PAD id of the model config that is no token of
+    that tokenizer is replaced by the tokenizer's own in the files written (the model is not changed).
     """
     config = model.config
+    if tokenizer_file is not None:
+        config = _with_tokenizer_special_ids(config, tokenizer_file)
     state = {name: t.detach() for name, t in model.state_dict().items()}
     if dtype is not None:
         state = {name: t.to(dtype) for name, t in state.items()}
@@ -310,6 +313,17 @@ def export_hf_folder(
     if tokenizer_file is not None:
         write_tokenizer_files(tokenizer_file, output, config)
     return hf_config
+
+
+def _with_tokenizer_special_ids(config: ModelConfig, tokenizer_file: str) -> ModelConfig:
+    """``config`` with the shipped tokenizer's EOS / PAD where the config's ids are no tokens of it (a run
+    that kept a preset's OLMo-1 ids with its own tokenizer): transformers must stop at a real token."""
+    import dataclasses
+
+    from lmforge.tokenize.tokenizer import load_tokenizer, special_ids_for
+
+    eos, pad = special_ids_for(load_tokenizer(tokenizer_file), config.eos_token_id, config.pad_token_id)
+    return dataclasses.replace(config, eos_token_id=eos, pad_token_id=pad)
 
 
 def write_tokenizer_files(tokenizer_file: str, output: str, config: ModelConfig) -> None:

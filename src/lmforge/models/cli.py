@@ -23,11 +23,15 @@ def _resolve(preset: str, overrides: Sequence[str]) -> ModelConfig:
     return model_config_from_dict({"preset": preset, **section})
 
 
-def _check_tokenizer(path: str, config: ModelConfig) -> None:
-    """Refuse a file that is not a tokenizer, or one with ids the embedding has no row for."""
-    from lmforge.tokenize.tokenizer import load_tokenizer, vocab_size
+def _fit_tokenizer(path: str, config: ModelConfig, overridden: set[str]) -> ModelConfig:
+    """Refuse a file that is not a tokenizer, or one with ids the embedding has no row for; take the
+    tokenizer's EOS / PAD ids where the preset's are not tokens of it (and were not given explicitly)."""
+    import dataclasses
 
-    size = vocab_size(load_tokenizer(path))
+    from lmforge.tokenize.tokenizer import load_tokenizer, special_ids_for, vocab_size
+
+    tok = load_tokenizer(path)
+    size = vocab_size(tok)
     if size > config.padded_vocab_size:
         from lmforge.config import ConfigError
 
@@ -36,6 +40,9 @@ def _check_tokenizer(path: str, config: ModelConfig) -> None:
             f"{path} has {size} ids but the model embeds only {config.padded_vocab_size}; "
             f"pass --model.vocab_size={size}",
         )
+    eos, pad = special_ids_for(tok, config.eos_token_id, config.pad_token_id)
+    ids = {"eos_token_id": eos, "pad_token_id": pad}
+    return dataclasses.replace(config, **{k: v for k, v in ids.items() if k not in overridden})
 
 
 def info(config: ModelConfig, seq_len: int | None = None) -> dict:
@@ -77,7 +84,7 @@ def main(argv: Sequence[str]) -> int:
     if getattr(args, "seq_len", None) is not None and args.seq_len < 1:
         parser.error("--seq-len must be at least 1")
     if args.action == "init" and args.tokenizer:
-        _check_tokenizer(args.tokenizer, config)
+        config = _fit_tokenizer(args.tokenizer, config, set(parse_overrides(rest).get("model", {})))
     if args.action == "info":
         print(json.dumps(info(config, args.seq_len), indent=2))
         return 0

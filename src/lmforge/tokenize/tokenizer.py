@@ -6,6 +6,7 @@ hub repository name. Token files record the tokenizer's sha256 so a run can tell
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -91,3 +92,25 @@ def pad_token_id(tok: Tokenizer) -> int | None:
         if token_id is not None:
             return int(token_id)
     return None
+
+
+def special_ids_for(tok: Tokenizer, eos: int | None, pad: int | None) -> tuple[int | None, int | None]:
+    """A model config's EOS and PAD ids, each replaced by the tokenizer's own when the tokenizer has no token
+    with that id.
+
+    A config that kept a preset's ids (OLMo-1's 50279 / 1) but is used with another, smaller tokenizer would
+    otherwise never stop generating, and an exported ``config.json`` would name an EOS no token has. Ids the
+    tokenizer does know are kept, so OLMo-1's 50279 (``|||IP_ADDRESS|||``) stays with OLMo-1's tokenizer.
+    """
+
+    def known(token_id: int | None) -> bool:
+        return token_id is not None and token_id >= 0 and tok.id_to_token(token_id) is not None
+
+    if not known(eos):
+        with contextlib.suppress(ValueError):  # a tokenizer naming no EOS either: nothing better to offer
+            eos = eos_token_id(tok)
+    if pad is not None and not known(pad):
+        pad = pad_token_id(tok)
+        if pad is None:
+            pad = eos  # transformers' usual fallback for tokenizers without a padding token
+    return eos, pad
