@@ -200,3 +200,29 @@ def test_remote_token_files(tmp_path):
     batch = loader.next_batch(4)
     for index, row in zip(batch["index"].tolist(), batch["input_ids"]):
         assert row.tolist() == tokens[index * SEQ : (index + 1) * SEQ].tolist()
+
+
+def _write_manifest(folder, dtype="uint32") -> None:
+    import hashlib
+
+    files = [
+        {"path": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+        for p in sorted(folder.glob("*.npy"))
+    ]
+    (folder / "manifest.json").write_text(json.dumps({"dtype": dtype, "eos_token_id": EOS, "files": files}))
+
+
+def test_a_same_size_change_recorded_in_the_manifest_is_refused(token_dir, tmp_path):
+    """Re-tokenizing with another --eos-id keeps every file's size; the manifest's checksums tell."""
+    _write_manifest(token_dir)
+    state = DataLoader(_config(token_dir), seed=2).state_dict()
+    moved = tmp_path / "moved"
+    os.rename(token_dir, moved)  # moving the data keeps the fingerprint
+    assert DataLoader(_config(moved), seed=2).fingerprint == state["fingerprint"]
+    first = moved / "part-00000-000.npy"
+    tokens = np.fromfile(first, dtype=np.uint32)
+    tokens[tokens == EOS] = EOS + 1  # same length, other separator
+    tokens.tofile(first)
+    _write_manifest(moved)
+    with pytest.raises(DatasetChangedError, match="dataset fingerprint"):
+        DataLoader(_config(moved), seed=2).load_state_dict(state)

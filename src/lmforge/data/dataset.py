@@ -53,6 +53,22 @@ def manifests_for(files: Sequence[str]) -> list[dict[str, Any]]:
     return found
 
 
+def manifest_checksums(files: Sequence[str]) -> dict[str, str]:
+    """sha256 of each of ``files`` that a ``manifest.json`` beside it records (``lmforge tokenize`` does)."""
+    by_folder: dict[str, dict[str, str]] = {}
+    checksums: dict[str, str] = {}
+    for file in files:
+        folder = _dirname(file)
+        if folder not in by_folder:
+            path = join(folder, MANIFEST) if folder else MANIFEST
+            entries = read_json(path).get("files", []) if exists(path) else []
+            by_folder[folder] = {str(e["path"]): str(e["sha256"]) for e in entries if e.get("sha256")}
+        sha = by_folder[folder].get(file.rsplit("/", 1)[-1])
+        if sha is not None:
+            checksums[file] = sha
+    return checksums
+
+
 def _agreed(manifests: list[dict[str, Any]], key: str) -> Any:
     values = {m.get(key) for m in manifests if m.get(key) is not None}
     if len(values) > 1:
@@ -146,13 +162,18 @@ class MemmapDataset:
             mask = self.label_masks[file_index].read(start, start + self.seq_len)
         return tokens, mask
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, checksums: dict[str, str] | None = None) -> str:
         """Identifies the data, not where it lies: file names (relative to their common folder), sizes,
-        dtype and seq_len. Moving the folder keeps it; adding, removing or changing a file changes it."""
+        dtype and seq_len, plus each file's sha256 where ``checksums`` (from the manifests) has it. Moving
+        the folder keeps it; adding, removing or changing a file changes it, even a change that keeps the
+        size (the same documents tokenized again with another ``--eos-id``)."""
+        checksums = checksums or {}
         paths = [f.path for f in self.files]
         root = os.path.commonpath([_local(p) for p in paths]) if len(paths) > 1 else _dirname(paths[0])
         digest = hashlib.sha256(f"seq_len={self.seq_len};dtype={self.files[0].dtype}".encode())
         for f in self.files:
             name = os.path.relpath(_local(f.path), root) if root else f.path
             digest.update(f";{name}:{f.length}".encode())
+            if f.path in checksums:
+                digest.update(f":{checksums[f.path]}".encode())
         return digest.hexdigest()[:16]

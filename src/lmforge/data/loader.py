@@ -17,7 +17,14 @@ import torch
 
 from lmforge.config import ConfigError
 from lmforge.data.config import DataConfig
-from lmforge.data.dataset import MemmapDataset, manifests_for, resolve_dtype, resolve_eos, resolve_token_files
+from lmforge.data.dataset import (
+    MemmapDataset,
+    manifest_checksums,
+    manifests_for,
+    resolve_dtype,
+    resolve_eos,
+    resolve_token_files,
+)
 from lmforge.data.order import EpochOrder, mixture_instances, shuffled
 
 STATE_VERSION = 1
@@ -64,7 +71,7 @@ class DataLoader:
             )
         masks = resolve_token_files(config.label_mask_paths) if config.label_mask_paths else None
         self.dataset = MemmapDataset(files, config.seq_len, self.dtype, masks)
-        fingerprint = self.dataset.fingerprint()
+        fingerprint = self.dataset.fingerprint(manifest_checksums(files))
         if sources:
             # each source's instances form one contiguous id range of the combined dataset
             file_counts = [len(g) for g in files_by_source]
