@@ -11,7 +11,8 @@ OLMO1_VOCAB = 50280  # GPT-NeoX-based tokenizer with PII tokens
 
 
 def tiny() -> ModelConfig:
-    """A few-hundred-thousand-parameter OLMo-1 model for CPU tests and the quickstart."""
+    """An OLMo-1 model for CPU tests and the quickstart: 0.4 M parameters in its blocks, 13 M in all (the
+    50 304 x 128 embedding and output matrices are most of it)."""
     return ModelConfig(d_model=128, n_layers=2, n_heads=4, mlp_hidden_size=384, max_sequence_length=512)
 
 
