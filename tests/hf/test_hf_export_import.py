@@ -86,6 +86,24 @@ def test_export_then_import_is_bit_identical(tmp_path, name):
     assert all(torch.equal(t, original[k]) for k, t in direct.state_dict().items())
 
 
+@pytest.mark.parametrize("name", ["olmo_tied", "olmo2_gqa_tied"])
+def test_import_a_folder_transformers_saved_in_shards(tmp_path, name):
+    """What a hub download of OLMo-2 7B looks like: save_pretrained's model-0000K-of-0000N.safetensors + index."""
+    from hf_twins import hf_twin
+
+    model = random_model(name, vocab_size=VOCAB).eval()
+    hf_dir = tmp_path / "hf"
+    hf_twin(model).save_pretrained(str(hf_dir), max_shard_size="100KB")
+    assert (hf_dir / "model.safetensors.index.json").exists() and not (hf_dir / "model.safetensors").exists()
+    assert len(list(hf_dir.glob("model-*-of-*.safetensors"))) > 1
+    out = str(tmp_path / "imported")
+    assert import_main([str(hf_dir), "--output", out]) == 0
+    loaded = load_model(out)
+    for key, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], tensor), key
+    assert loaded.config.family == model.config.family and loaded.config.weight_tying
+
+
 def test_repeated_exports_are_byte_identical(tmp_path):
     # Reruns (the pipeline's resume) must reproduce the same files, so nothing random may enter the bytes.
     _, folder = model_folder(tmp_path, "olmo_tied")
