@@ -32,6 +32,14 @@ def tokenizer_main(argv: Sequence[str]) -> int:
         show_progress=True,
     )
     print(json.dumps(result.to_dict()))
+    if result.vocab_size < args.vocab_size:
+        # BPE stops when no pair is left that occurs --min-frequency times: say so, it is easy to miss
+        print(
+            f"lmforge tokenizer: note: {result.vocab_size} ids, not the {args.vocab_size} asked for: BPE ran "
+            f"out of pairs to merge (whole words already merged, or pairs seen fewer than --min-frequency="
+            f"{args.min_frequency} times); train on more text for a larger vocabulary",
+            file=sys.stderr,
+        )
     return 0
 
 
