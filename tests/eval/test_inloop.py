@@ -69,3 +69,26 @@ def test_prefix_token_falls_back_to_the_model_config(model, tokenizer_dir, data_
     metrics = evaluator(model)
     assert evaluator.tokenizer.prefix_id == model.config.eos_token_id
     assert set(metrics) == {"copa/acc"}
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        (
+            {"kind": "downstream", "tasks": ["copa"], "limt": 5},
+            r"evaluators\.x\.limt: .*did you mean 'limit'",
+        ),
+        ({"kind": "downstream", "tasks": ["copa"], "num_fewshots": 1}, r"did you mean 'num_fewshot'"),
+        (
+            {"kind": "ppl_docs", "paths": ["a"], "max_seq_len": 8, "tasks": ["copa"]},
+            r"x\.tasks: unknown field",
+        ),
+        ({"kind": "downstream", "tasks": ["copa"], "limit": 0}, r"x\.limit: must be at least 1"),
+        ({"kind": "downstream", "tasks": ["copa"], "batch_size": "8"}, r"x\.batch_size: must be an integer"),
+        ({"kind": "ppl_docs", "paths": ["a"], "max_seq_len": 8, "stride": 16}, r"x\.stride: must be at most"),
+    ],
+)
+def test_evaluator_typos_and_impossible_counts_fail_at_construction(tokenizer_dir, cfg, message):
+    """A misspelt key used to be ignored: a `limt` meant scoring the whole dataset at every evaluation."""
+    with pytest.raises(ConfigError, match=message):
+        build_inloop_evaluator({"name": "x", **cfg}, os.path.join(tokenizer_dir, "tokenizer.json"))

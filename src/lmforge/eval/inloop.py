@@ -3,20 +3,22 @@
 ``build_inloop_evaluator(cfg, tokenizer_path)`` reads one evaluator config and returns an object with a
 ``name`` and ``__call__(model) -> {metric: value}``; the trainer logs each value as ``eval/<name>/<metric>``.
 
-- ``{name, kind: downstream, tasks: [arc_easy, ...], data_dir, limit, num_fewshot, batch_size}``:
+- ``{name, kind: downstream, tasks: [arc_easy, ...], data_dir, limit, num_fewshot, batch_size, max_seq_len}``:
   metrics ``<task>/<metric>`` (``arc_easy/acc``).
 - ``{name, kind: ppl_docs, paths: [...], max_seq_len, stride, domain_field, batch_size}``: metrics
   ``<domain>/{token_perplexity,loss,bits_per_byte,word_perplexity}`` and ``all/...`` (micro average).
 
 Everything that does not depend on the weights (reading data, rendering prompts, tokenizing, cutting windows)
 happens once, at the first call (when the tokenizer has no EOS/BOS of its own, the prefix token is then taken
-from the model's config); configuration errors are raised at construction. A call runs under ``torch.no_grad`` in eval mode and puts the model back in
-the mode it found it in; it draws no global random numbers, so training is not perturbed.
+from the model's config); configuration errors (unknown keys included) are raised at construction. A call
+runs under ``torch.no_grad`` in eval mode and puts the model back in the mode it found it in; it draws no
+global random numbers, so training is not perturbed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +29,16 @@ from lmforge.config import ConfigError
 from lmforge.eval.tokenizer import EvalTokenizer, load_eval_tokenizer
 
 PPL_METRICS = ("token_perplexity", "loss", "bits_per_byte", "word_perplexity")
+
+# The keys each kind reads. Anything else is a typo (``num_fewshots``, ``limt``) that would otherwise be
+# ignored silently - and an ignored ``limit`` means scoring a whole dataset at every evaluation.
+COMMON_KEYS = ("name", "kind", "prefix_token_id", "eos_token_id")
+KIND_KEYS = {
+    "downstream": ("tasks", "data_dir", "limit", "num_fewshot", "batch_size", "max_seq_len"),
+    "ppl_docs": ("paths", "max_seq_len", "stride", "domain_field", "batch_size"),
+}
+# the smallest value each count may take (an impossible one fails when the evaluator is built, not mid-run)
+MINIMUMS = {"limit": 1, "num_fewshot": 0, "batch_size": 1, "max_seq_len": 1, "stride": 1}
 
 
 @contextlib.contextmanager
@@ -107,6 +119,11 @@ class PerplexityEvaluator:
             raise ConfigError(f"evaluators.{self.name}.paths", "list at least one document file or glob")
         if "max_seq_len" not in cfg:
             raise ConfigError(f"evaluators.{self.name}.max_seq_len", "is required")
+        if cfg.get("stride") is not None and cfg["stride"] > cfg["max_seq_len"]:
+            raise ConfigError(
+                f"evaluators.{self.name}.stride",
+                f"must be at most max_seq_len ({cfg['stride']} > {cfg['max_seq_len']})",
+            )
         docs = read_eval_documents(paths, cfg.get("domain_field", "source"))
         self.batch_size = int(cfg.get("batch_size", 8))
         self.tokenizer = tokenizer
@@ -129,6 +146,25 @@ class PerplexityEvaluator:
         return out
 
 
+def _check_keys(cfg: dict[str, Any], name: str, kind: Any) -> None:
+    if kind not in KIND_KEYS:
+        raise ConfigError(f"evaluators.{name}.kind", f"must be downstream or ppl_docs, got {kind!r}")
+    known = COMMON_KEYS + KIND_KEYS[kind]
+    for key in cfg:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"evaluators.{name}.{key}", f"unknown field for a {kind} evaluator{hint}")
+    for key, minimum in MINIMUMS.items():
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"evaluators.{name}.{key}", f"must be an integer, got {value!r}")
+        if value < minimum:
+            raise ConfigError(f"evaluators.{name}.{key}", f"must be at least {minimum}, got {value}")
+
+
 def build_inloop_evaluator(
     cfg: dict[str, Any], tokenizer_path: str | None
 ) -> DownstreamEvaluator | PerplexityEvaluator:
@@ -136,6 +172,7 @@ def build_inloop_evaluator(
     if not name:
         raise ConfigError("evaluators.name", "each evaluator needs a name")
     kind = cfg.get("kind")
+    _check_keys(cfg, str(name), kind)
     if tokenizer_path is None:
         raise ConfigError(f"evaluators.{name}", "in-loop evaluation needs the run's tokenizer path")
     tokenizer = load_eval_tokenizer(None, tokenizer_path, cfg.get("prefix_token_id"))
@@ -143,6 +180,4 @@ def build_inloop_evaluator(
         tokenizer.eos_id = int(cfg["eos_token_id"])
     if kind == "downstream":
         return DownstreamEvaluator(cfg, tokenizer)
-    if kind == "ppl_docs":
-        return PerplexityEvaluator(cfg, tokenizer)
-    raise ConfigError(f"evaluators.{name}.kind", f"must be downstream or ppl_docs, got {kind!r}")
+    return PerplexityEvaluator(cfg, tokenizer)  # _check_keys admitted no other kind
