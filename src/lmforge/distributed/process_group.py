@@ -11,7 +11,6 @@ import dataclasses
 import datetime
 import gc
 import os
-import socket
 
 import torch
 import torch.distributed as dist
@@ -53,12 +52,6 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device(name)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
@@ -66,8 +59,9 @@ def env_world_size() -> int:
 def init_distributed(device_name: str = "auto", need_group: bool = False, timeout_s: int = 1800) -> DistInfo:
     """Join (or create) the default process group when more than one process runs or ``need_group``.
 
-    ``need_group``: FSDP and DDP need a group even for a single process; outside torchrun one is made on a
-    free local port.
+    ``need_group``: FSDP and DDP need a group even for a single process; outside torchrun that one-rank group
+    rendezvouses through an in-memory store: no port to pick (and lose to another program before binding
+    it), and no ``MASTER_ADDR``/``MASTER_PORT`` left in this process's environment for a later group to reuse.
     """
     rank = int(os.environ.get("RANK", "0"))
     world_size = env_world_size()
@@ -75,19 +69,26 @@ def init_distributed(device_name: str = "auto", need_group: bool = False, timeou
     device = resolve_device(device_name, local_rank)
     initialized_here = False
     if (world_size > 1 or need_group) and not dist.is_initialized():
-        if "MASTER_ADDR" not in os.environ:
-            os.environ["MASTER_ADDR"] = "127.0.0.1"
-            os.environ["MASTER_PORT"] = str(_free_port())
-            os.environ.setdefault("RANK", str(rank))
-            os.environ.setdefault("WORLD_SIZE", str(world_size))
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(
-            backend=backend,
-            rank=rank,
-            world_size=world_size,
-            timeout=datetime.timedelta(seconds=timeout_s),
-            device_id=device if device.type == "cuda" else None,
-        )
+        options: dict = {
+            "backend": "nccl" if device.type == "cuda" else "gloo",
+            "rank": rank,
+            "world_size": world_size,
+            "timeout": datetime.timedelta(seconds=timeout_s),
+            "device_id": device if device.type == "cuda" else None,
+        }
+        if "MASTER_ADDR" in os.environ:  # torchrun, or a launcher that sets the rendezvous itself
+            dist.init_process_group(**options)
+        elif world_size == 1:
+            dist.init_process_group(store=dist.HashStore(), **options)
+        else:
+            from lmforge.config import ConfigError
+
+            # Without an address every rank would wait alone until the timeout (30 minutes).
+            raise ConfigError(
+                "MASTER_ADDR",
+                f"WORLD_SIZE={world_size} but no rendezvous address: launch with torchrun, or set "
+                "MASTER_ADDR and MASTER_PORT for every rank",
+            )
         initialized_here = True
     if dist.is_initialized():
         rank, world_size = dist.get_rank(), dist.get_world_size()
