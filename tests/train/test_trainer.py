@@ -32,6 +32,27 @@ def test_metrics_have_the_documented_keys(make_config):
     assert 0 < rows[-1]["mfu"] < 1.5 and rows[-1]["tokens_per_s"] > 0
 
 
+SPEED_KEYS = ("tokens_per_s", "mfu", "peak_memory_mb")
+
+
+def test_eval_and_spike_rows_between_log_steps_carry_the_speed_keys(make_config, tmp_path):
+    data = os.path.join(tmp_path, "data", "train.npy")
+    config = make_config(
+        log_interval=4,
+        eval_interval=3,
+        evaluators=[{"name": "heldout", "kind": "ppl_tokens", "paths": [data], "max_batches": 1}],
+        save_interval=None,
+    )
+    train(config)
+    with open(os.path.join(config.save_folder, "metrics.jsonl")) as f:
+        rows = {json.loads(line)["step"]: json.loads(line) for line in f}
+    assert sorted(rows) == [3, 4, 6]  # eval at 3 and 6, log at 4 and 6 (the last step)
+    for step, row in rows.items():
+        for key in ("step", "loss", "lr", "grad_norm", "tokens_seen", *SPEED_KEYS):
+            assert row.get(key) is not None, (step, key)
+        assert row["tokens_per_s"] > 0 and 0 < row["mfu"] < 1.5
+
+
 def test_microbatch_split_and_activation_checkpointing_do_not_change_the_math(make_config, tmp_path):
     ref = losses(train(make_config(save_folder=str(tmp_path / "ref"), save_interval=None)).save_folder)
     split = losses(
@@ -176,6 +197,7 @@ def test_loss_spike_is_logged_and_kept_by_default(make_config):
         rows = {json.loads(line)["step"]: json.loads(line) for line in f}
     assert sorted(rows) == [3, 5, 6]  # the spike step is logged although it is not a log step
     assert rows[5]["loss_spike"] == 1 and "skipped" not in rows[5]
+    assert all(key in rows[5] for key in SPEED_KEYS)
 
 
 def test_train_raises_when_stopped(make_config):

@@ -45,10 +45,11 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 class SpeedCallback(Callback):
-    """Adds tokens_per_s (per device), mfu and peak_memory_mb to logged steps.
+    """Adds tokens_per_s (per device), mfu and peak_memory_mb to every step that gets a metrics row (log
+    steps, and eval or flagged steps between them), averaged over the steps since the previous row.
 
-    The first step after a (re)start pays for allocation and compilation; it is reported alone when it is
-    a log step and otherwise left out, so it never drags down a later window."""
+    The first step after a (re)start pays for allocation and compilation; it is reported alone when it
+    gets a row and otherwise left out, so it never drags down a later window."""
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.first = True
@@ -56,20 +57,18 @@ class SpeedCallback(Callback):
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         tokens, seconds = metrics.pop("_tokens_this_rank"), metrics.pop("_step_seconds")
         first, self.first = self.first, False
-        if first and not trainer.is_log_step(trainer.step):
+        row = trainer.is_metrics_row(trainer.step, metrics)
+        if first and not row:
             return
         trainer.speed.record(tokens, seconds)
-        if trainer.is_log_step(trainer.step):
+        if row:
             metrics.update(trainer.speed.report())
             metrics["peak_memory_mb"] = peak_memory_mb(trainer.device)
 
 
 class EvalCallback(Callback):
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
-        interval = trainer.config.eval_interval
-        if not interval or not trainer.evaluators:
-            return
-        if trainer.step % interval == 0 or trainer.step == trainer.config.max_steps:
+        if trainer.is_eval_step(trainer.step):
             metrics.update(trainer.evaluate())
 
 
@@ -125,9 +124,7 @@ class MetricsLogger(Callback):
             f.writelines(kept)
 
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
-        has_eval = any(key.startswith("eval/") for key in metrics)
-        flagged = metrics.get("skipped") or metrics.get("loss_spike")
-        if not self.is_main or not (trainer.is_log_step(trainer.step) or has_eval or flagged):
+        if not self.is_main or not trainer.is_metrics_row(trainer.step, metrics):
             return
         clean = {
             k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()
@@ -213,9 +210,7 @@ class WandbCallback(Callback):
         trainer.wandb_run_id = self.run.id
 
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
-        if self.run is not None and (
-            trainer.is_log_step(trainer.step) or any(k.startswith("eval/") for k in metrics)
-        ):
+        if self.run is not None and trainer.is_metrics_row(trainer.step, metrics):
             self.run.log({k: v for k, v in metrics.items() if k != "step"}, step=trainer.step)
 
     def on_train_end(self, trainer: Trainer) -> None:

@@ -219,6 +219,18 @@ class Trainer:
     def is_log_step(self, step: int) -> bool:
         return step % self.config.log_interval == 0 or step == self.config.max_steps or self.time_limit_hit
 
+    def is_eval_step(self, step: int) -> bool:
+        interval = self.config.eval_interval
+        if not interval or not self.evaluators:
+            return False
+        return step % interval == 0 or step == self.config.max_steps
+
+    def is_metrics_row(self, step: int, metrics: dict[str, Any]) -> bool:
+        """Whether ``step`` gets a metrics.jsonl row and a console line: log steps, and also eval steps and
+        flagged (skipped, loss-spike) steps between them, which must never go unrecorded."""
+        flagged = bool(metrics.get("skipped") or metrics.get("loss_spike"))
+        return self.is_log_step(step) or self.is_eval_step(step) or flagged
+
     def batch_size_at(self, tokens_seen: int) -> int:
         """Instances in the next global batch (batch-size warm-up doubles it every N tokens)."""
         warm = self.config.batch_size_warmup
