@@ -34,6 +34,10 @@ class ConfigError(ValueError):
         self.rule = rule
         super().__init__(f"{field}: {rule}" if field else rule)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # picklable with its two arguments, so an error raised in a pool worker reaches the parent
+        return (type(self), (self.field, self.rule))
+
     def prefixed(self, prefix: str) -> ConfigError:
         field = f"{prefix}.{self.field}" if self.field else prefix
         return ConfigError(field, self.rule)

@@ -8,6 +8,7 @@ process count, so anything derived from them is deterministic. Each task must be
 from __future__ import annotations
 
 import multiprocessing
+import pickle  # only to round-trip a worker's exception, as the pool itself does
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -65,7 +66,22 @@ def map_shards(
 
 def _indexed(args: tuple[Callable[[Any], Any], int, Any]) -> tuple[int, Any]:
     fn, index, item = args
-    return index, fn(item)
+    try:
+        return index, fn(item)
+    except Exception as err:
+        if _survives_pickling(err):
+            raise
+        # The pool unpickles a worker's exception in a result thread of the parent; one that cannot be
+        # rebuilt (a custom __init__ without __reduce__) kills that thread and the map waits forever.
+        raise RuntimeError(f"{type(err).__name__}: {err}") from err
+
+
+def _survives_pickling(err: BaseException) -> bool:
+    try:
+        pickle.loads(pickle.dumps(err))
+    except Exception:
+        return False
+    return True
 
 
 def _apply(fn: Callable[[Any], Any], item: Any) -> Any:

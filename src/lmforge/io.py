@@ -242,6 +242,11 @@ class InputError(ValueError):
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised in pool workers: the default reduce passes only the message back to __init__, which
+        # fails while unpickling in the parent and leaves multiprocessing's result thread dead (a hang)
+        return (type(self), (self.path, self.line, self.reason))
+
 
 def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, raw_bytes)`` (1-based, newline stripped) from a possibly compressed file.

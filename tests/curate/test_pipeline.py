@@ -1,5 +1,6 @@
 import gzip
 import json
+import re
 import shutil
 
 import pytest
@@ -148,6 +149,34 @@ def test_bad_input_fails_with_file_and_line(tmp_path, name, message):
     config = TagConfig(documents=[str(root / "documents/s" / name)], taggers=["char_length_v1"])
     with pytest.raises(InputError, match=message):
         run_tag(config, ExecutionConfig(progress=False))
+
+
+def test_bad_input_with_two_processes_fails_with_file_and_line(tmp_path, capsys):
+    # the worker's InputError must cross the process boundary (it used to hang the pool's result thread)
+    import signal
+
+    root = tmp_path / "data"
+    _bad_inputs(root)
+
+    def alarm(signum, frame):
+        raise TimeoutError("curate tag hung on a worker's error")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(60)
+    try:
+        code = curate_main(
+            ["tag", "--documents", str(root / "documents/s/*.jsonl"), "--taggers", "char_length_v1",
+             "--processes", "2", "--no-progress"]
+        )  # fmt: skip
+    except InputError as err:
+        assert re.search(
+            r"json.jsonl:2: malformed JSON|utf8.jsonl:2: invalid UTF-8|missing.jsonl:2", str(err)
+        )
+    else:
+        raise AssertionError(f"expected an InputError, got exit code {code}")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_bad_input_skipped_is_counted_never_lost(tmp_path, capsys):

@@ -34,6 +34,9 @@ class StaleFilterError(ConfigError):
     def __init__(self, message: str) -> None:
         super().__init__("dedup.bloom.file", message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.rule,))
+
 
 def optimal_size(expected_count: int, false_positive_rate: float) -> tuple[int, int]:
     """``(m bits, k hashes)``: m rounded up to a power of two (>= 64), k optimal for that m."""
