@@ -78,3 +78,34 @@ def test_cli_analyze_writes_report(corpus, tmp_path, capsys):
 def test_cli_search_rejects_zero_processes(corpus, capsys):
     assert main(["analyze", "search", "fox", str(corpus), "--processes", "0", "--quiet"]) == 2
     assert "processes: must be >= 1" in capsys.readouterr().err
+
+
+def test_catastrophic_regex_stops_with_file_and_line_instead_of_hanging(tmp_path, capsys):
+    path = write_docs(
+        str(tmp_path / "s" / "0.jsonl.gz"), [doc("1", "a fine line"), doc("2", "a" * 64), doc("3", "ab")]
+    )
+    # (a|aa)+b on 64 a's without a b explores ~fib(64) paths: hours under Python's re
+    with pytest.raises(ValueError, match=r"0\.jsonl\.gz:2: the regular expression ran longer than 0\.2 s"):
+        search_corpus("(a|aa)+b", path, regex=True, regex_timeout=0.2, progress=False)
+    code = main(["analyze", "search", "(a|aa)+b", path, "--regex", "--regex-timeout", "0.2", "--quiet"])
+    assert code == 2 and "0.jsonl.gz:2: the regular expression ran longer" in capsys.readouterr().err
+    # a well-behaved regex under the same limit, and the limit itself validated
+    assert search_corpus(r"a+b", path, regex=True, regex_timeout=0.2, progress=False).documents_matched == 1
+    with pytest.raises(ValueError, match="must be > 0"):
+        search_corpus("ab", path, regex=True, regex_timeout=0, progress=False)
+
+
+def test_bad_line_with_two_processes_is_an_error_not_a_hang(corpus, capsys):
+    import signal
+
+    def alarm(signum, frame):
+        raise TimeoutError("search hung on a worker's error")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(60)
+    try:
+        assert main(["analyze", "search", "cat", str(corpus), "--processes", "2", "--quiet"]) == 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert "b/0.jsonl.gz:2: malformed JSON" in capsys.readouterr().err

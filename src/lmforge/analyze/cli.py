@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from lmforge.analyze.search import DEFAULT_REGEX_TIMEOUT
 from lmforge.config import ConfigError
 
 
@@ -104,6 +105,14 @@ def search_parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=20, help="documents listed (all are counted); default 20"
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--regex-timeout",
+        type=float,
+        default=DEFAULT_REGEX_TIMEOUT,
+        metavar="SECONDS",
+        help="stop when the regex runs longer than this on one document (catastrophic backtracking); "
+        f"default {DEFAULT_REGEX_TIMEOUT:g}",
+    )
     _executor_arguments(parser)
     return parser
 
@@ -130,6 +139,7 @@ def search_main(argv: Sequence[str]) -> int:
             on_error=args.on_error,
             source_field=args.source_field,
             progress=not args.quiet,
+            regex_timeout=args.regex_timeout,
         )
     except ValueError as err:
         if type(err) is not ValueError:
