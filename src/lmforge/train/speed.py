@@ -18,6 +18,7 @@ PUBLISHED_BF16_PEAK: dict[str, float] = {
     "A100": 312e12,
     "A10G": 70e12,
     "L4": 121e12,
+    "L40": 181e12,  # listed so that an L40 is not matched as an L4
     "L40S": 362e12,
     "H100 PCIE": 756e12,
     "H100 NVL": 835e12,

@@ -1,0 +1,56 @@
+"""MFU: the published peak chosen for a GPU name, the monitor's window arithmetic, and the trainer's rows."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from lmforge.nn.flops import flops_per_token
+from lmforge.train.speed import SpeedMonitor, device_peak_flops, published_peak
+from lmforge.train.trainer import train
+
+
+@pytest.mark.parametrize(
+    ("name", "peak"),
+    [
+        ("NVIDIA A100-SXM4-80GB", 312e12),
+        ("NVIDIA H100 80GB HBM3", 989e12),  # SXM
+        ("NVIDIA H100 PCIe", 756e12),  # not the SXM number although the name contains "H100"
+        ("NVIDIA H200", 989e12),
+        ("NVIDIA GH200 480GB", 989e12),
+        ("NVIDIA L40S", 362e12),
+        ("NVIDIA L40", 181e12),  # not an L4
+        ("NVIDIA L4", 121e12),
+        ("NVIDIA GeForce RTX 4090", None),  # unknown: the trainer measures a matmul instead
+    ],
+)
+def test_published_bf16_peak_by_device_name(name, peak):
+    assert published_peak(name) == peak
+
+
+def test_cpu_peak_is_measured_in_the_run_dtype():
+    peak, source = device_peak_flops(torch.device("cpu"), "fp32")
+    assert peak > 1e6 and source == "measured float32 matmul peak (cpu)"
+
+
+def test_monitor_averages_the_window_since_the_last_report():
+    monitor = SpeedMonitor(flops_per_token=1000.0, peak_flops=1e6)
+    monitor.record(100, 0.5)
+    monitor.record(300, 0.5)
+    assert monitor.report() == {"tokens_per_s": 400.0, "mfu": 0.4}
+    monitor.record(50, 1.0)  # a new window: the previous steps are not mixed in
+    assert monitor.report() == {"tokens_per_s": 50.0, "mfu": 0.05}
+    assert monitor.report() == {}
+
+
+def test_trainer_mfu_uses_the_model_flops_and_the_configured_peak(make_config):
+    config = make_config(max_steps=3, save_interval=None, peak_flops=1e9)
+    train(config)
+    with open(os.path.join(config.save_folder, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    per_token = flops_per_token(config.model_config(), config.data.seq_len)
+    for row in rows:
+        assert row["mfu"] == pytest.approx(row["tokens_per_s"] * per_token / 1e9, rel=1e-12)
