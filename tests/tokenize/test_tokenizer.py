@@ -121,6 +121,14 @@ def test_hub_names_are_fetched_with_huggingface_hub(tokenizer_path, monkeypatch)
     with pytest.raises(FileNotFoundError, match="no such tokenizer"):
         load_tokenizer("not/a/hub/name")
 
+    def offline(repo_id: str, filename: str) -> str:
+        raise OSError("We cannot find the requested files in the local cache.")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    # the name the user typed leads the message (the hub's own text alone does not say which)
+    with pytest.raises(FileNotFoundError, match=r"^allenai/OLMo-1B-hf: not a local .*local cache\.\)$"):
+        load_tokenizer("allenai/OLMo-1B-hf")
+
 
 def test_special_ids_for_keeps_known_ids_and_replaces_unknown_ones():
     from tokenizers import Tokenizer, models

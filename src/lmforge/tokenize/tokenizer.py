@@ -43,7 +43,14 @@ def resolve_tokenizer_file(path_or_name: str) -> str:
         raise FileNotFoundError(
             f"{path_or_name}: not a local tokenizer, and huggingface_hub (lmforge[hf]) is not installed"
         ) from None
-    return hf_hub_download(repo_id=path_or_name, filename="tokenizer.json")
+    try:
+        return hf_hub_download(repo_id=path_or_name, filename="tokenizer.json")
+    except OSError as err:  # offline, no such repository, no tokenizer.json in it (all OSErrors)
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise FileNotFoundError(
+            f"{path_or_name}: not a local tokenizer file or folder, and no tokenizer.json could be fetched "
+            f"from the Hugging Face hub ({reason})"
+        ) from None
 
 
 def load_tokenizer(path_or_name: str) -> Tokenizer:
