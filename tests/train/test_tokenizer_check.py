@@ -39,3 +39,12 @@ def test_the_run_folder_gets_a_complete_copy(make_config, tmp_path):
     copied = os.path.join(result.save_folder, "tokenizer.json")
     assert Path(copied).read_bytes() == Path(tokenizer).read_bytes()
     assert not [name for name in os.listdir(result.save_folder) if ".tmp-" in name]
+
+
+def test_a_tokenizer_folder_is_copied_into_the_run_and_its_checkpoints(make_config, tmp_path):
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    tokenizer = _word_level(folder / "tokenizer.json", 200)
+    result = train(make_config(max_steps=2, save_interval=2, tokenizer=str(folder)))
+    for where in (result.save_folder, result.checkpoint):
+        assert Path(where, "tokenizer.json").read_bytes() == Path(tokenizer).read_bytes(), where

@@ -124,6 +124,7 @@ class Trainer:
         self.stopped = "max_steps"
         self.time_limit_hit = False
         self.last_checkpoint: str | None = None
+        self.tokenizer_file: str | None = None  # the run folder's copy of config.tokenizer, set by fit()
 
         self.callbacks: list[Callback] = [
             SpeedCallback(),
@@ -135,37 +136,40 @@ class Trainer:
             *(callbacks or []),
         ]
 
-    def _check_tokenizer(self, path: str) -> None:
-        """Refuse a ``tokenizer`` that is not one, or has ids the embedding has no row for, before step 0."""
-        from lmforge.tokenize.tokenizer import load_tokenizer, vocab_size
+    def _check_tokenizer(self, path: str) -> str:
+        """Refuse a ``tokenizer`` that is not one, or has ids the embedding has no row for, before step 0.
+        Returns its ``tokenizer.json`` (the config may name a file, a folder holding one, or a hub name)."""
+        from lmforge.tokenize.tokenizer import load_tokenizer, resolve_tokenizer_file, vocab_size
 
-        size = vocab_size(load_tokenizer(path))
+        file = resolve_tokenizer_file(path)
+        size = vocab_size(load_tokenizer(file))
         if size > self.model_config.padded_vocab_size:
             raise ConfigError(
                 "tokenizer",
                 f"{path} has {size} ids but the model embeds only {self.model_config.padded_vocab_size} "
                 "(set model.vocab_size)",
             )
+        return file
 
     # ------------------------------------------------------------------------------------------ loop
 
     def fit(self) -> TrainResult:
+        source = None
         if self.config.tokenizer:  # every rank: one failing alone would leave the others waiting
-            self._check_tokenizer(self.config.tokenizer)
+            source = self._check_tokenizer(self.config.tokenizer)
+            # Checkpoints copy it from the run folder (local, written below), whatever the source was.
+            self.tokenizer_file = os.path.join(self.config.save_folder, ckpt.TOKENIZER)
         if self.dist.is_main:
             os.makedirs(self.config.save_folder, exist_ok=True)
         self.restore()
         if self.dist.is_main:
-            from lmforge.io import write_text
+            from lmforge.io import atomic_write, open_file, write_text
 
             write_text(os.path.join(self.config.save_folder, ckpt.CONFIG), dump_yaml(self.config))
-            if self.config.tokenizer:  # beside the checkpoints too, where `lmforge export RUN` looks
-                from lmforge.io import atomic_write
-
-                target = os.path.join(self.config.save_folder, ckpt.TOKENIZER)
+            if source is not None and self.tokenizer_file:  # beside the checkpoints, where `export RUN` looks
                 with (
-                    open(self.config.tokenizer, "rb") as src,
-                    atomic_write(target, "wb", compression=False) as dst,
+                    open_file(source, "rb", compression=False) as src,
+                    atomic_write(self.tokenizer_file, "wb", compression=False) as dst,
                 ):
                     shutil.copyfileobj(src, dst)  # a kill mid-copy leaves the old file, never half of one
             print(
@@ -385,7 +389,7 @@ class Trainer:
             trainer_state=self.trainer_state(),
             rank_state={"rng": ckpt.rng_state(), "data_loader": self.loader.state_dict()},
             config_yaml=dump_yaml(self.config),
-            tokenizer_path=self.config.tokenizer,
+            tokenizer_path=self.tokenizer_file,
             keep=self.config.keep_checkpoints,
             remote_save_folder=self.config.remote_save_folder,
         )
