@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 
 import pytest
 
@@ -42,8 +43,47 @@ def test_a_task_row_without_its_fields_is_a_located_error(
     write_jsonl_gz(os.path.join(tmp_path, "copa.validation.jsonl.gz"), [good, bad])
     assert main(_tasks(lmforge_model_dir, str(tmp_path), tmp_path / "r.json")) == 2
     err = capsys.readouterr().err
-    assert message in err and str(tmp_path) in err and "Traceback" not in err
+    # the file and line of the bad row, not only the folder
+    assert f"{os.path.join(tmp_path, 'copa.validation.jsonl.gz')}:2: " in err
+    assert message in err and "Traceback" not in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_bad_few_shot_row_is_reported_by_its_own_file_and_line(lmforge_model_dir, tmp_path, capsys):
+    """ARC renders its fields through templates (no preprocessing): a train row without its question fails
+    only when it is drawn as a shot, and the error names the train file's line, not the evaluated example."""
+    rows = [
+        {"id": f"q{i}", "question": f"Question {i}?", "answerKey": "A",
+         "choices": {"text": ["yes", "no"], "label": ["A", "B"]}}
+        for i in range(3)
+    ]  # fmt: skip
+    write_jsonl_gz(os.path.join(tmp_path, "arc_easy.validation.jsonl.gz"), rows)
+    broken = [dict(rows[0]), {k: v for k, v in rows[1].items() if k != "question"}]
+    write_jsonl_gz(os.path.join(tmp_path, "arc_easy.train.jsonl.gz"), broken)
+    args = ["eval", "tasks", lmforge_model_dir, "--tasks", "arc_easy", "--data-dir", str(tmp_path),
+            "--num-fewshot", "2", "--output", str(tmp_path / "r.json"), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{os.path.join(tmp_path, 'arc_easy.train.jsonl.gz')}:2: arc_easy few-shot example" in err
+    assert "question" in err and "Traceback" not in err
+
+
+def test_template_errors_carry_the_location_outside_the_cli(tmp_path):
+    """In-loop and pipeline evaluation see the exception itself: its message names the file and line too."""
+    from lmforge.eval.tasks.data import read_jsonl
+    from lmforge.eval.tasks.prompts import render_examples
+    from lmforge.eval.tasks.registry import get_task
+    from lmforge.eval.tasks.template import TemplateError
+
+    path = os.path.join(tmp_path, "rows.jsonl")
+    with open(path, "w") as f:
+        f.write(
+            "\n"
+            + json.dumps({"id": "x", "choices": {"text": ["a"], "label": ["A"]}, "answerKey": "A"})
+            + "\n"
+        )
+    with pytest.raises(TemplateError, match=rf"^{re.escape(path)}:2: arc_easy example 0: field 'question'"):
+        render_examples(get_task("arc_easy"), read_jsonl(path))
 
 
 def test_more_shots_than_examples_is_a_config_error(lmforge_model_dir, tmp_path, capsys):

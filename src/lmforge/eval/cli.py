@@ -165,7 +165,7 @@ def tasks_main(argv: Sequence[str]) -> int:
     except TemplateError as err:  # a row without the fields its task reads: bad data, not a bug
         from lmforge.io import InputError
 
-        raise InputError(args.data_dir or "tasks", None, str(err)) from None
+        raise InputError(err.location or args.data_dir or "tasks", None, err.reason) from None
     started = time.perf_counter()
     results, records = score_prepared(model, prepared, max_len, args.batch_size, not args.no_progress)
     seconds = time.perf_counter() - started

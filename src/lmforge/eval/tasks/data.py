@@ -13,6 +13,18 @@ from lmforge.io import expand_paths, iter_lines, parse_json_line
 log = logging.getLogger(__name__)
 
 
+class Row(dict):
+    """An example as read from a file, remembering where (``path:line``), so that an example the task cannot
+    render is reported by its file and line. Equality is the plain dict's: a row equals the same example
+    read from elsewhere, as lm-eval's few-shot sampler compares them."""
+
+    location: str | None = None
+
+
+def location_of(row: Any) -> str | None:
+    return getattr(row, "location", None)
+
+
 def read_jsonl(pattern: str) -> list[dict[str, Any]]:
     """Every JSON object of every file matching ``pattern`` (file, folder or glob); errors name file:line."""
     rows = []
@@ -21,7 +33,9 @@ def read_jsonl(pattern: str) -> list[dict[str, Any]]:
             continue
         for line_no, raw in iter_lines(path):
             if raw.strip():
-                rows.append(parse_json_line(path, line_no, raw))
+                row = Row(parse_json_line(path, line_no, raw))
+                row.location = f"{path}:{line_no}"
+                rows.append(row)
     return rows
 
 

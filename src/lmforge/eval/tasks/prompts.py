@@ -15,6 +15,7 @@ import random
 from typing import Any
 
 from lmforge.config import ConfigError
+from lmforge.eval.tasks.data import location_of
 from lmforge.eval.tasks.preprocess import get_preprocessor
 from lmforge.eval.tasks.spec import LETTERS, TaskSpec
 from lmforge.eval.tasks.template import TemplateError, render
@@ -109,7 +110,7 @@ def _checked(spec: TaskSpec, what: str, index: int, prep: Any, row: dict[str, An
     try:
         return prep(row)
     except (KeyError, TypeError, IndexError, ValueError) as err:
-        raise TemplateError(f"{spec.name} {what} {index}: {_reason(err)}") from None
+        raise TemplateError(f"{spec.name} {what} {index}: {_reason(err)}", location_of(row)) from None
 
 
 def render_examples(
@@ -128,17 +129,28 @@ def render_examples(
         else [_checked(spec, "few-shot example", i, prep, r) for i, r in enumerate(fewshot_pool)]
     )
     sampler = FewshotSampler(spec, pool, pool_is_eval_split or fewshot_pool is None)
+    # where each (preprocessed) example came from, so that a bad row is reported by its file and line
+    where = {id(d): location_of(r) for d, r in zip(docs, rows)}
+    if fewshot_pool is not None:
+        where.update({id(d): location_of(r) for d, r in zip(pool, fewshot_pool)})
     out = []
     for index, doc in enumerate(docs):
+        shot_texts = []
+        for shot in sampler.sample(num_fewshot, doc):
+            try:
+                shot_texts.append(_shot_text(spec, shot))
+            except (TemplateError, KeyError, TypeError, IndexError) as err:
+                what = f"{spec.name} few-shot example (for example {index})"
+                raise TemplateError(f"{what}: {_reason(err)}", where.get(id(shot))) from None
         try:
             prefix = render(spec.description, doc) if spec.description else ""
-            prefix += "".join(_shot_text(spec, shot) for shot in sampler.sample(num_fewshot, doc))
+            prefix += "".join(shot_texts)
             question, choices = _question_and_choices(spec, doc)
             gold = gold_index(spec, doc)
             if not 0 <= gold < len(choices):
                 raise TemplateError(f"gold index {gold} outside {len(choices)} choices")
         except (TemplateError, KeyError, TypeError, IndexError) as err:
-            raise TemplateError(f"{spec.name} example {index}: {_reason(err)}") from None
+            raise TemplateError(f"{spec.name} example {index}: {_reason(err)}", where.get(id(doc))) from None
         if spec.partial:
             contexts = [prefix + c for c in choices]
             continuations = [spec.target_delimiter + question] * len(choices)

@@ -31,7 +31,13 @@ FILTERS: dict[str, Callable[[Any], Any]] = {
 
 
 class TemplateError(ValueError):
-    pass
+    """A template that cannot be rendered against an example; ``location`` is the example's ``path:line``
+    when it was read from a file."""
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        super().__init__(f"{location}: {message}" if location else message)
+        self.reason = message
+        self.location = location
 
 
 def resolve_path(doc: Any, path: str) -> Any:
