@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 
@@ -84,3 +85,24 @@ def test_pipeline_end_to_end_then_rerun_skips_everything(write_config, capsys):
     assert lmforge_main(["pipeline", config, "--eval.limit=4"]) == 0
     after = _json(layout.manifest)["stages"]
     assert [n for n, r in after.items() if r["attempts"] == 2] == ["eval", "export", "report"]
+    examples = [json.loads(line) for line in _text(layout.eval_examples).splitlines()]
+    assert {e["task"] for e in examples} == {"stdlib_docstrings", "stdlib_next_line"}
+    assert len(examples) == 8  # limit 4 per task
+
+    # a named task read from a local folder (offline), k-shot, as `lmforge eval tasks --data-dir` does
+    data_dir = os.path.join(os.path.dirname(run_dir), "eval_data")
+    os.makedirs(data_dir)
+    copa = [
+        {"premise": f"The {thing} fell.", "choice1": "It broke.", "choice2": "It sang.", "question": "effect",
+         "label": 0}
+        for thing in ("glass", "vase", "plate")
+    ]  # fmt: skip
+    with gzip.open(os.path.join(data_dir, "copa.validation.jsonl.gz"), "wt") as f:
+        f.writelines(json.dumps(row) + "\n" for row in copa)
+    overrides = [f"--eval.data_dir={data_dir}", "--eval.tasks=[copa]", "--eval.num_fewshot=1"]
+    assert lmforge_main(["pipeline", config, *overrides]) == 0
+    tasks = _json(layout.eval_results)["tasks"]
+    assert tasks["copa"]["num_examples"] == 3 and tasks["copa"]["num_fewshot"] == 1
+    copa_examples = [json.loads(line) for line in _text(layout.eval_examples).splitlines()]
+    copa_examples = [e for e in copa_examples if e["task"] == "copa"]
+    assert len(copa_examples) == 3 and "\n\n" in copa_examples[0]["contexts"][0]  # one shot before it

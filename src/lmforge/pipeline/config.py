@@ -87,6 +87,10 @@ class EvalStageConfig:
     perplexity: bool = True  # held-out perplexity per source (Paloma-style), next to the unigram entropy
     builtin_tasks: bool = False  # the built-in multiple-choice tasks made from the held-out documents
     tasks: list[str] = dataclasses.field(default_factory=list)  # task names or task YAML files
+    # folder of <task>.<split>.jsonl[.gz] files for the named tasks (as `lmforge eval tasks --data-dir`);
+    # null: the Hugging Face hub
+    data_dir: str | None = None
+    num_fewshot: int | None = None  # null: each task's own default
     max_documents_per_source: int | None = 200
     batch_size: int = 8
     # in-loop perplexity on each held-out source every N training steps (curves in the report); null: off
@@ -96,6 +100,10 @@ class EvalStageConfig:
 
     def validate(self) -> None:
         require(self.batch_size > 0, "batch_size", "must be positive")
+        if self.num_fewshot is not None:
+            require(self.num_fewshot >= 0, "num_fewshot", "must be >= 0")
+        if self.limit is not None:
+            require(self.limit >= 1, "limit", "must be >= 1")
 
 
 @dataclasses.dataclass

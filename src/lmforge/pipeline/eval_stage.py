@@ -9,6 +9,7 @@ context looks like; a model at or above it has learned token frequencies at best
 from __future__ import annotations
 
 import collections
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from lmforge.config import to_dict
-from lmforge.io import write_json
+from lmforge.io import atomic_write, write_json
 from lmforge.pipeline.config import PipelineConfig
 from lmforge.pipeline.layout import RunLayout
 from lmforge.pipeline.runner import Stage
@@ -32,6 +33,12 @@ def unigram_entropy(token_lists: Sequence[Sequence[int]]) -> tuple[float, int]:
     if total == 0:
         return float("nan"), 0
     return -sum(c / total * math.log(c / total) for c in counts.values()), total
+
+
+def write_jsonl(path: str, records: list[dict[str, Any]]) -> None:
+    with atomic_write(path, "wt") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def trained_seq_len(layout: RunLayout) -> int | None:
@@ -97,14 +104,18 @@ def evaluate_run(
             os.path.join(layout.eval, "tasks"),
         )
     if task_names:
-        tasks, _records = evaluate_tasks(
+        tasks, records = evaluate_tasks(
             model,
             tokenizer,
             task_names,
+            data_dir=cfg.eval.data_dir,
             limit=cfg.eval.limit,
+            num_fewshot=cfg.eval.num_fewshot,
             batch_size=cfg.eval.batch_size,
         )  # the model's full context: a task's context + answer may be longer than a training sequence
         results["tasks"] = tasks
+        # per-example scores, as `lmforge eval tasks` writes them, to see which examples a model gets right
+        write_jsonl(layout.eval_examples, records)
     write_json(layout.eval_results, results)
     return results
 
@@ -141,5 +152,7 @@ def eval_stage(cfg: PipelineConfig, layout: RunLayout, eval_docs: dict[str, list
         return summary
 
     inputs = [layout.train, tokenizer, *[p for paths in eval_docs.values() for p in paths]]
+    if cfg.eval.data_dir and cfg.eval.tasks:
+        inputs.append(cfg.eval.data_dir)  # new or changed task files rerun the evaluation
     config = {"eval": to_dict(cfg.eval), "eval_documents": eval_docs}
     return Stage("eval", config, inputs, [layout.eval], run, "held-out perplexity and downstream tasks")

@@ -65,6 +65,10 @@ class RunLayout:
         return self._p("eval", "results.json")
 
     @property
+    def eval_examples(self) -> str:  # per-example task scores, one JSON line each
+        return self._p("eval", "examples.jsonl")
+
+    @property
     def model(self) -> str:  # the final lmforge model folder (unsharded)
         return self._p("model")
 
