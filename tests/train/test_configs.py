@@ -17,23 +17,51 @@ def test_recipe_validates(name):
     assert config.model_config().max_sequence_length >= config.data.seq_len
 
 
-def test_published_olmo_settings():
-    one_b = build_config(TrainConfig, os.path.join(CONFIGS, "olmo-1b.yaml"))
-    assert (one_b.optimizer.lr, tuple(one_b.optimizer.betas), one_b.optimizer.weight_decay) == (
-        4e-4,
-        (0.9, 0.95),
+def _recipe(name):
+    return build_config(TrainConfig, os.path.join(CONFIGS, f"{name}.yaml"))
+
+
+@pytest.mark.parametrize(("name", "lr", "schedule", "warmup"), [("olmo-1b", 4e-4, "cosine", 2000), ("olmo-7b", 3e-4, "linear", 5000)])  # fmt: skip
+def test_olmo_1_recipes_have_the_published_settings(name, lr, schedule, warmup):
+    config = _recipe(name)
+    opt, sched = config.optimizer, config.scheduler
+    assert (opt.lr, tuple(opt.betas), opt.eps, opt.weight_decay) == (lr, (0.9, 0.95), 1e-5, 0.1)
+    assert not opt.decay_embeddings and not opt.decay_norms  # weight decay on Linear weights only
+    assert (sched.name, sched.warmup_steps, sched.warmup_start_factor, sched.alpha_f) == (
+        schedule,
+        warmup,
+        0.1,
         0.1,
     )
-    assert one_b.global_batch_size * one_b.data.seq_len == 2048 * 2048
-    assert one_b.model_config().weight_tying and one_b.model["d_model"] == 2048
-    seven_b = build_config(TrainConfig, os.path.join(CONFIGS, "olmo-7b.yaml"))
+    assert config.max_grad_norm == 1.0
     assert (
-        seven_b.optimizer.lr == 3e-4
-        and seven_b.scheduler.name == "linear"
-        and seven_b.scheduler.alpha_f == 0.1
-    )
-    olmo2 = build_config(TrainConfig, os.path.join(CONFIGS, "olmo2-7b.yaml"))
+        config.data.seq_len == 2048 and config.global_batch_size * config.data.seq_len == 2048 * 2048
+    )  # ~4M
+    assert (config.precision, config.strategy) == ("bf16", "fsdp")
+    assert config.model_config().vocab_size == 50280
+
+
+def test_recipe_models_and_specific_settings():
+    one_b, seven_b, olmo2 = _recipe("olmo-1b"), _recipe("olmo-7b"), _recipe("olmo2-7b")
+    assert one_b.model_config().weight_tying and one_b.model["d_model"] == 2048 and one_b.max_steps == 739_328
+    assert seven_b.model["d_model"] == 4096 and not seven_b.model_config().weight_tying
+    assert (seven_b.clip_warmup_steps, seven_b.clip_warmup_factor) == (1000, 10.0)
     assert olmo2.model_config().family == "olmo2" and olmo2.z_loss_multiplier == 1e-5
+    assert (olmo2.optimizer.eps, olmo2.optimizer.decay_norms, olmo2.optimizer.decay_embeddings) == (
+        1e-8,
+        True,
+        False,
+    )
+    assert (olmo2.scheduler.warmup_start_factor, olmo2.scheduler.t_max) == (0.0, 1_192_093)
+    assert olmo2.global_batch_size * olmo2.data.seq_len == 1024 * 4096
+
+
+@pytest.mark.parametrize("name", ["tiny", "olmo-1b", "olmo-7b", "olmo2-7b"])
+def test_recipes_name_no_absolute_paths(name):
+    # placeholders relative to where the user runs, never a path of the machine the recipe was written on
+    config = _recipe(name)
+    for path in [*config.data.paths, config.save_folder, config.tokenizer or ""]:
+        assert not os.path.isabs(path), path
 
 
 def test_validation_names_the_field_and_rule(make_config):
