@@ -87,6 +87,7 @@ def test_metrics_reader_skips_a_torn_last_line_and_summarises(tmp_path):
     assert len(rows) == 20
     summary = compute_summary(rows)
     assert summary["steps"] == 20 and summary["tokens"] == 512 * 20
+    assert isinstance(summary["tokens"], int)  # shown as a count ("768"), never "768.00"
     assert abs(summary["final_loss"] - 6.0) < 1e-9 and abs(summary["first_loss"] - 7.9) < 1e-9
     assert abs(summary["tokens_per_second"] - sum(1000.0 + s for s in range(11, 21)) / 10) < 1e-9
 

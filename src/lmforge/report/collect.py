@@ -98,9 +98,10 @@ def compute_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     tps = [v for v in (pick(r, "tokens_per_second") for r in rows) if v is not None]
     mfu = [v for v in (pick(r, "mfu") for r in rows) if v is not None]
     losses = [v for v in (pick(r, "loss") for r in rows) if v is not None]
+    tokens = pick(last, "tokens")
     return {
         "steps": int(max(steps)) if steps else len(rows),
-        "tokens": pick(last, "tokens"),
+        "tokens": None if tokens is None else int(tokens),  # a count: "768", not "768.00"
         "wall_seconds": pick(last, "elapsed"),
         "tokens_per_second": sum(tps[-10:]) / len(tps[-10:]) if tps else None,
         "mfu": sum(mfu[-10:]) / len(mfu[-10:]) if mfu else None,
