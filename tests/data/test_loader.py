@@ -226,3 +226,21 @@ def test_a_same_size_change_recorded_in_the_manifest_is_refused(token_dir, tmp_p
     _write_manifest(moved)
     with pytest.raises(DatasetChangedError, match="dataset fingerprint"):
         DataLoader(_config(moved), seed=2).load_state_dict(state)
+
+
+def test_sources_given_by_relative_and_absolute_paths(tmp_path, write_tokens, monkeypatch):
+    a = write_tokens(tmp_path / "a", [SEQ * 3])
+    b = write_tokens(tmp_path / "b", [SEQ * 5], seed=1)
+    monkeypatch.chdir(tmp_path)
+
+    def loader(a_path: str, b_path: str) -> DataLoader:
+        sources = [SourceConfig(paths=[a_path]), SourceConfig(paths=[b_path])]
+        return DataLoader(DataConfig(mixture=sources, seq_len=SEQ, dtype="uint32"), seed=0)
+
+    mixed = loader(os.path.relpath(a[0]), b[0])  # was "Can't mix absolute and relative paths"
+    assert mixed.instances_per_epoch == 8
+    assert (
+        mixed.fingerprint
+        == loader(a[0], b[0]).fingerprint
+        == loader("a/part-00000-000.npy", b[0]).fingerprint
+    )

@@ -168,11 +168,12 @@ class MemmapDataset:
         the folder keeps it; adding, removing or changing a file changes it, even a change that keeps the
         size (the same documents tokenized again with another ``--eos-id``)."""
         checksums = checksums or {}
-        paths = [f.path for f in self.files]
-        root = os.path.commonpath([_local(p) for p in paths]) if len(paths) > 1 else _dirname(paths[0])
+        # absolute paths: sources given one relative and one absolute share a root too
+        paths = [os.path.abspath(_local(f.path)) for f in self.files]
+        root = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0])
         digest = hashlib.sha256(f"seq_len={self.seq_len};dtype={self.files[0].dtype}".encode())
-        for f in self.files:
-            name = os.path.relpath(_local(f.path), root) if root else f.path
+        for f, path in zip(self.files, paths):
+            name = os.path.relpath(path, root)
             digest.update(f";{name}:{f.length}".encode())
             if f.path in checksums:
                 digest.update(f":{checksums[f.path]}".encode())
