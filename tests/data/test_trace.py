@@ -130,3 +130,13 @@ def test_token_files_of_the_wrong_size_and_oversized_batches_are_one_line(tmp_pa
         f.write(b"x")  # 201 bytes: half a uint16 at the end
     assert main([*args, "--batch-size", "2"]) == 2
     assert "a.npy: 201 bytes is not a whole number of uint16 values" in capsys.readouterr().err
+
+
+def test_a_foreign_manifest_json_is_one_line(tmp_path, capsys):
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    np.arange(100, dtype=np.uint16).tofile(tokens / "a.npy")
+    (tokens / "manifest.json").write_text(json.dumps({"name": "not ours"}))
+    assert main(["data", "trace", str(tokens), "--batch", "0", "--batch-size", "2", "--seq-len", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json: not a token manifest" in err and "Traceback" not in err

@@ -35,7 +35,12 @@ def resolve_token_files(patterns: Sequence[str]) -> list[str]:
     for pattern in patterns:
         manifest = join(pattern, MANIFEST)
         if not any(ch in pattern for ch in "*?[") and exists(manifest):
-            files.extend(join(pattern, f["path"]) for f in read_json(manifest)["files"])
+            listed = read_json(manifest).get("files")
+            if not isinstance(listed, list) or not all(isinstance(f, dict) and "path" in f for f in listed):
+                raise InputError(
+                    manifest, None, "not a token manifest: no 'files' list of {path: ...} entries"
+                )
+            files.extend(join(pattern, f["path"]) for f in listed)
             continue
         files.extend(p for p in expand_paths(pattern) if p.endswith(".npy"))
     if not files:
