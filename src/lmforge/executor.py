@@ -106,6 +106,13 @@ def _map_ray(
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for ref in done:
-                results[index_of[ref]] = ray.get(ref)
+                try:
+                    results[index_of[ref]] = ray.get(ref)
+                except ray.exceptions.RayTaskError as err:
+                    # re-raise the task's own exception (an InputError says file:line: reason), not Ray's
+                    # wrapper, whose message starts with the remote traceback
+                    if isinstance(err.cause, Exception):
+                        raise err.cause from None
+                    raise
                 bar.update(1)
     return results

@@ -2,6 +2,7 @@ import pytest
 
 from lmforge.curate.config import ExecutionConfig, TagConfig
 from lmforge.curate.tag import run_tag
+from lmforge.io import InputError
 
 ray = pytest.importorskip("ray")
 
@@ -17,12 +18,22 @@ def test_ray_executor_gives_the_same_bytes_as_local(corpus, tmp_path):
         TagConfig(documents=[str(corpus / "documents/**/*.gz")], taggers=taggers),
         ExecutionConfig(progress=False),
     )
+    bad = tmp_path / "bad/documents/s/0.jsonl"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"id": "1", "text": "fine"}\n{"id": "2", "text": \n')
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         summary = run_tag(
             TagConfig(documents=[str(other / "documents/**/*.gz")], taggers=taggers),
             ExecutionConfig(executor="ray", progress=False),
         )
+        # a bad line in a Ray task is the task's own InputError, said as file:line (no remote traceback)
+        with pytest.raises(InputError) as err:
+            run_tag(
+                TagConfig(documents=[str(bad)], taggers=taggers),
+                ExecutionConfig(executor="ray", progress=False),
+            )
+        assert str(err.value).startswith(f"{bad}:2: malformed JSON") and "ray::" not in str(err.value)
     finally:
         ray.shutdown()
     assert summary["total"]["kept"] == 7
