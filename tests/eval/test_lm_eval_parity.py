@@ -226,3 +226,24 @@ def test_adapter_runs_inside_lm_eval(lmforge_model_dir, data_dir, lm_eval_tasks)
         [Instance("generate_until", {}, ("Question:", {"until": ["\n"], "max_gen_toks": 5}), 0)]
     )
     assert isinstance(text, str) and "\n" not in text
+
+
+def test_lmforge_eval_lm_eval_hands_the_arguments_to_lm_eval_with_lmforge_registered(monkeypatch):
+    import lm_eval.__main__
+    from lm_eval.api.registry import get_model
+
+    from lmforge.cli import main
+
+    seen = {}
+
+    def fake_cli_evaluate():
+        import sys
+
+        seen["argv"] = sys.argv[1:]
+        seen["model"] = get_model("lmforge").__name__
+
+    monkeypatch.setattr(lm_eval.__main__, "cli_evaluate", fake_cli_evaluate)
+    monkeypatch.setattr("sys.argv", ["lmforge"])
+    args = ["--model", "lmforge", "--model_args", "path=/m", "--tasks", "arc_easy"]
+    assert main(["eval", "lm-eval", *args]) == 0
+    assert seen == {"argv": args, "model": "LmforgeLM"}

@@ -181,11 +181,28 @@ def tasks_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def lm_eval_main(argv: Sequence[str]) -> int:
+    """lm-evaluation-harness's own command line with the ``lmforge`` model registered: lm-eval 0.4 discovers
+    no plugins, so a bare ``lm_eval --model lmforge`` cannot find the adapter; this command (like
+    ``python -m lmforge.eval.lm_eval_adapter``) imports it first, then hands every argument to lm-eval."""
+    try:
+        from lmforge.eval import lm_eval_adapter
+    except ImportError as err:
+        print(f"lmforge eval lm-eval: needs lm-eval ({err}); pip install 'lmforge[eval]'", file=sys.stderr)
+        return 2
+    lm_eval_adapter.main(list(argv))
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"ppl": ppl_main, "tasks": tasks_main}
+    commands = {"ppl": ppl_main, "tasks": tasks_main, "lm-eval": lm_eval_main}
     if not argv or argv[0] not in commands:
-        print("usage: lmforge eval {ppl,tasks} MODEL ... (see --help of each)", file=sys.stderr)
+        print(
+            "usage: lmforge eval {ppl,tasks} MODEL ... (see --help of each)\n"
+            "       lmforge eval lm-eval --model lmforge --model_args path=MODEL --tasks ... (lm-eval's own CLI)",
+            file=sys.stderr,
+        )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return commands[argv[0]](argv[1:])
