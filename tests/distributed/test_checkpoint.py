@@ -72,13 +72,25 @@ def test_rng_state_round_trips():
     assert torch.equal(expected[0], again[0]) and expected[1:] == again[1:]
 
 
-def test_remote_copy_through_fsspec(make_config):
+def test_remote_copy_through_fsspec(make_config, tmp_path):
     config = make_config(max_steps=2, save_interval=2, remote_save_folder="memory://lmforge-test/run")
     Trainer(config).fit()
     fs = fsspec.filesystem("memory")
     assert fs.exists("/lmforge-test/run/step2/.metadata")
     assert fs.exists("/lmforge-test/run/step2/rank_states/rank0.json")
     assert fs.cat("/lmforge-test/run/latest").decode().strip() == "step2"
+    # the remote copy resumes a run, named by its step folder or by the run folder (its `latest`)
+    assert ckpt.resolve_checkpoint("memory://lmforge-test/run") == "memory://lmforge-test/run/step2"
+    assert ckpt.resolve_checkpoint("memory://lmforge-test/elsewhere") is None
+    resumed = Trainer(
+        make_config(
+            save_folder=str(tmp_path / "resumed"),
+            max_steps=3,
+            save_interval=None,
+            load_path="memory://lmforge-test/run",
+        )
+    ).fit()
+    assert resumed.step == 3 and resumed.tokens_seen == 3 * 8 * 32
 
 
 def test_unshard_of_a_folder_without_checkpoints_is_a_clear_error(tmp_path, capsys):

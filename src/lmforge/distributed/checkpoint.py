@@ -32,7 +32,7 @@ import torch
 import torch.distributed.checkpoint as dcp
 from torch import nn
 
-from lmforge.io import InputError, exists, is_remote, join, read_json, write_json, write_text
+from lmforge.io import InputError, exists, is_remote, join, open_file, read_json, write_json, write_text
 
 
 @contextlib.contextmanager
@@ -99,10 +99,19 @@ def latest_checkpoint(save_folder: str) -> str | None:
 
 
 def resolve_checkpoint(path: str) -> str | None:
-    """A ``stepN`` folder itself, or a run folder's newest complete checkpoint; None if neither."""
+    """A ``stepN`` folder itself, or a run folder's newest complete checkpoint; None if neither. A remote
+    run folder (a ``remote_save_folder``) is resolved through its ``latest`` pointer, which the upload writes
+    only after the checkpoint it names is complete."""
     path = os.fspath(path)
     if is_remote(path):
-        return path if checkpoint_step(path) is not None else None
+        if checkpoint_step(path) is not None:
+            return path
+        pointer = join(path.rstrip("/"), LATEST)
+        if not exists(pointer):
+            return None
+        with open_file(pointer, "rt", compression=False) as f:
+            name = f.read().strip()
+        return join(path.rstrip("/"), name) if STEP_PATTERN.match(name) else None
     if is_complete_checkpoint(path):
         return path
     if os.path.isdir(path):
