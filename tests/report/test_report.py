@@ -136,3 +136,22 @@ def test_documents_escape_html_and_markdown_tables():
 def test_collect_tolerates_an_empty_run(tmp_path):
     data = collect(str(tmp_path))
     assert data["metrics"] == [] and data["eval"] == {} and data["hf_dir"] is None
+
+
+def test_report_of_a_trainer_save_folder_and_refusal_of_an_unrelated_folder(tmp_path, capsys):
+    """`lmforge train`'s own save folder (metrics.jsonl and config.yaml at its top) is reported too; a folder
+    with neither a manifest nor metrics is refused instead of yielding an empty report."""
+    folder = str(tmp_path / "save")
+    rows = [{"step": s, "loss": 5.0 - 0.5 * s, "tokens_seen": 256 * s, "mfu": 0.1} for s in range(1, 5)]
+    _write(f"{folder}/metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    _write(f"{folder}/config.yaml", "max_steps: 4\nglobal_batch_size: 2\n")
+    assert lmforge_main(["report", folder]) == 0
+    md = _read(f"{folder}/report/report.md")
+    assert "| optimizer steps | 4 |" in md and "| tokens trained on | 1,024 |" in md
+    assert "global_batch_size: 2" in md and "![training loss and learning rate](loss.png)" in md
+
+    os.makedirs(tmp_path / "unrelated")
+    capsys.readouterr()
+    assert lmforge_main(["report", str(tmp_path / "unrelated")]) == 2
+    assert "neither a pipeline run folder" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "unrelated" / "report")

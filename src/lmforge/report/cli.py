@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="lmforge report", description=__doc__)
-    parser.add_argument("run_dir", help="a pipeline run folder (with pipeline_manifest.json)")
+    parser.add_argument(
+        "run_dir", help="a pipeline run folder (with pipeline_manifest.json) or a trainer's save folder"
+    )
     parser.add_argument("--output", help="where to write the report (default: RUN_DIR/report)")
     parser.add_argument(
         "--no-model-card", action="store_true", help="do not (re)write the HF folder's README.md"
@@ -18,6 +20,13 @@ def main(argv: Sequence[str]) -> int:
     if not os.path.isdir(args.run_dir):
         raise FileNotFoundError(f"{args.run_dir}: not a folder")
     from lmforge.report.build import write_report
+    from lmforge.report.collect import is_reportable
+
+    if not is_reportable(args.run_dir):  # an empty report would look like a run that recorded nothing
+        raise FileNotFoundError(
+            f"{args.run_dir}: neither a pipeline run folder (pipeline_manifest.json) nor a training folder "
+            "(metrics.jsonl)"
+        )
 
     paths = write_report(args.run_dir, args.output, model_card=not args.no_model_card)
     for kind, path in paths.items():

@@ -113,7 +113,15 @@ def compute_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _find_metrics(layout: RunLayout) -> str | None:
     candidates = [os.path.join(layout.train, "metrics.jsonl")]
     candidates += sorted(glob.glob(os.path.join(layout.train, "**", "metrics.jsonl"), recursive=True))
+    # a trainer's own save folder (`lmforge train`, no pipeline around it) keeps metrics.jsonl at its top
+    candidates.append(os.path.join(layout.run_dir, "metrics.jsonl"))
     return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+def is_reportable(run_dir: str) -> bool:
+    """A pipeline run folder (its manifest) or a training folder (its metrics.jsonl): something to report."""
+    layout = RunLayout(run_dir)
+    return os.path.isfile(layout.manifest) or _find_metrics(layout) is not None
 
 
 def _curation_stats(layout: RunLayout) -> list[dict[str, Any]]:
@@ -137,7 +145,9 @@ def collect(run_dir: str) -> dict[str, Any]:
     manifest = _read_json(layout.manifest) or {}
     metrics_path = _find_metrics(layout)
     rows = read_metrics(metrics_path) if metrics_path else []
-    train_config = os.path.join(layout.train, "config.yaml")
+    configs = [os.path.join(layout.train, "config.yaml")]
+    configs += [os.path.join(os.path.dirname(metrics_path), "config.yaml")] if metrics_path else []
+    train_config = next((c for c in configs if os.path.isfile(c)), "")
     return {
         "run_dir": os.path.abspath(run_dir),
         "name": config.get("name") or os.path.basename(os.path.abspath(run_dir)),
