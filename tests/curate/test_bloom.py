@@ -54,7 +54,7 @@ def test_save_load_and_staleness(tmp_path):
     loaded.check_fresh("abc", ["b.jsonl.gz:5"], allow_stale=False, path=path)
     with pytest.raises(StaleFilterError, match="other dedup settings"):
         loaded.check_fresh("xyz", ["b.jsonl.gz:5"], allow_stale=False, path=path)
-    with pytest.raises(StaleFilterError, match="already contains"):
+    with pytest.raises(StaleFilterError, match=r"already contains .* or pass --allow-stale \(YAML: dedup"):
         loaded.check_fresh("abc", ["a.jsonl.gz:10"], allow_stale=False, path=path)
     loaded.check_fresh("xyz", ["a.jsonl.gz:10"], allow_stale=True, path=path)
     (tmp_path / "bad.bin").write_bytes(b"nope")

@@ -116,3 +116,19 @@ def test_tagger_option_mistakes_are_said_in_the_users_terms(tmp_path):
     latin1.write_bytes("schei\xdf\n".encode("latin-1"))
     with pytest.raises(InputError, match=r"words\.txt: invalid UTF-8 at byte 5"):
         make_tagger("c4_v2", bad_words_file=str(latin1))
+
+
+def test_taggers_command_lists_every_tagger_with_a_summary_and_its_options(capsys):
+    from lmforge.curate.cli import main as curate_main
+
+    assert curate_main(["taggers"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == set(tagger_names())
+    for name, line in lines.items():
+        if name.startswith("test_"):  # registered by other tests, without docstrings
+            continue
+        assert len(line.split(maxsplit=1)) == 2 and "(no docstring)" not in line, line
+        assert not line.rstrip().endswith(":"), line  # a sentence, not the start of a list
+    assert lines["c4_v2"].endswith("[options: bad_words_file]")
+    assert "[options: model_path, level, k, labels]" in lines["fasttext_v1"]
+    assert "options" not in lines["gopher_v1"]

@@ -127,13 +127,13 @@ class BloomFilter:
             return
         if self.meta.get("settings") != settings:
             raise StaleFilterError(
-                f"{path}: Bloom filter was built with other dedup settings; delete it, or set "
-                "bloom.allow_stale=true to use it anyway"
+                f"{path}: Bloom filter was built with other dedup settings; delete it, or pass "
+                "--allow-stale (YAML: dedup.bloom.allow_stale: true) to use it anyway"
             )
         already = sorted(set(self.meta.get("inputs", [])) & set(inputs))
         if already:
             raise StaleFilterError(
                 f"{path}: Bloom filter already contains {len(already)} of these inputs (e.g. {already[0]}); "
-                "every paragraph of them would be flagged as a duplicate. Delete the filter, or set "
-                "bloom.allow_stale=true"
+                "every paragraph of them would be flagged as a duplicate. Delete the filter, or pass "
+                "--allow-stale (YAML: dedup.bloom.allow_stale: true)"
             )

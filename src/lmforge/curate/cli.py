@@ -5,7 +5,7 @@
     lmforge curate dedup --documents GLOB [--paragraphs bloom|exact|ngram|none] [--exact-key text] [--minhash]
     lmforge curate mix CONFIG.yaml [--overrides]          (a config with a ``mix:`` section, or a bare one)
     lmforge curate decontaminate --documents GLOB --eval GLOB [--action remove --output DIR]
-    lmforge curate taggers                                (list registered taggers)
+    lmforge curate taggers [MODULE...]                    (list taggers and their options; docs/taggers.md)
 
 Common flags: --processes N, --executor local|ray, --ray-address ADDR, --on-error fail|skip, --force,
 --no-progress, --import MODULE (registers custom taggers).
@@ -213,14 +213,26 @@ def _decontaminate(argv: Sequence[str]) -> int:
     return _report({"decontaminate": run_decontaminate(config, _execution(args))})
 
 
+def _summary(cls: type) -> str:
+    """The first sentence of a tagger's docstring (its module's when the class has none), on one line."""
+    doc = cls.__doc__ or sys.modules[cls.__module__].__doc__ or ""
+    paragraph = " ".join(doc.strip().split("\n\n", 1)[0].split()).replace("``", "")
+    sentence = paragraph.split(". ", 1)[0].rstrip(".") if ". " in paragraph else paragraph.rstrip(".")
+    if not sentence:
+        return "(no docstring)"
+    return sentence if len(sentence) <= 110 else sentence[:109] + "…"
+
+
 def _taggers(argv: Sequence[str]) -> int:
     from lmforge.curate.taggers import get_tagger_class, tagger_names
+    from lmforge.curate.taggers.registry import _option_names
 
     for module in argv:
         __import__(module)
     for name in tagger_names():
-        doc = (get_tagger_class(name).__doc__ or "").strip().splitlines()
-        print(f"{name:42s} {doc[0] if doc else ''}")
+        cls = get_tagger_class(name)
+        options = [o for o in _option_names(cls) if o != "predictor"]  # predictor: Python callers only
+        print(f"{name:40s} {_summary(cls)}" + (f" [options: {', '.join(options)}]" if options else ""))
     return 0
 
 

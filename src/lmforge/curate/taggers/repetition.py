@@ -14,7 +14,9 @@ _CHAR_RUN = re.compile(r"(.)\1{9,}", re.DOTALL)  # a character repeated 10 times
 
 @register_tagger("repetition_v1")
 class Repetition(Tagger):
-    """Document-level values:
+    """Repetition statistics: repeated lines, word diversity and character runs.
+
+    Document-level values:
 
     - ``duplicate_paragraph_fraction``: share of non-blank lines whose stripped text occurs earlier;
     - ``duplicate_paragraph_char_fraction``: share of characters in such repeated lines;
