@@ -3,7 +3,7 @@ import json
 import pytest
 from curate_testlib import doc, read_jsonl, write_docs
 
-from lmforge.config import build_config
+from lmforge.config import ConfigError, build_config
 from lmforge.curate.config import ExecutionConfig, MixConfig
 from lmforge.curate.mix import replace_spans, run_mix, sample_copies
 from lmforge.io import InputError
@@ -118,6 +118,31 @@ def test_sampling_and_upsampling_are_deterministic(tmp_path):
     counts = {i: ids.count(str(i)) for i in range(400)}
     assert set(counts.values()) == {2, 3}
     assert summary["documents_out"] == len(ids) and summary["total"]["kept"] == 400
+
+
+def test_per_source_sampling_rates(tmp_path):
+    root = tmp_path / "data"
+    write_docs(root / "documents/web/a.jsonl.gz", [doc(f"w{i}", f"web {i}") for i in range(200)])
+    write_docs(
+        root / "documents/wiki/a.jsonl.gz", [doc(f"k{i}", f"wiki {i}", source="wiki") for i in range(50)]
+    )
+    write_docs(
+        root / "documents/books/a.jsonl.gz", [doc(f"b{i}", f"book {i}", source="books") for i in range(20)]
+    )
+    summary = _mix(
+        root, tmp_path, sampling_rate=1.0, source_sampling_rates={"web": 0.5, "wiki": 2.0, "books": 0}
+    )
+    ids = [d["id"] for d in _out(tmp_path)]
+    web = [i for i in ids if i.startswith("w")]
+    assert web == [f"w{i}" for i in range(200) if sample_copies(0.5, 7, "s", f"w{i}")] and 60 < len(web) < 140
+    assert sorted(i for i in ids if i.startswith("k")) == sorted(f"k{i}" for i in range(50) for _ in range(2))
+    assert not any(i.startswith("b") for i in ids)
+    by_source = summary["by_source"]
+    assert by_source["books"]["filtered_by"] == {"sampling": 20}
+    assert by_source["wiki"]["kept"] == 50 and by_source["wiki"]["modified"] == {"upsampled_extra_copies": 50}
+    assert by_source["web"]["filtered_by"] == {"sampling": 200 - len(web)} and summary["reconciles"]
+    with pytest.raises(ConfigError, match=r"source_sampling_rates.web: must be >= 0"):
+        _mix(root, tmp_path / "bad", source_sampling_rates={"web": -1})
 
 
 def test_output_shards_by_size(tmp_path):

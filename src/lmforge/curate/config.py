@@ -161,11 +161,16 @@ class StreamConfig:
     filter: FilterConfig = dataclasses.field(default_factory=FilterConfig)
     span_replacement: list[SpanReplacement] = dataclasses.field(default_factory=list)
     sampling_rate: float = 1.0  # < 1 keeps a seeded random fraction; > 1 repeats documents (upsampling)
+    # per-source rates overriding sampling_rate, by the document's source (its `source` field, else its
+    # folder under documents/), e.g. {wiki: 2.0, web: 0.5}
+    source_sampling_rates: dict[str, float] = dataclasses.field(default_factory=dict)
     provenance: bool = True  # add metadata.provenance = {"file", "line"}
     drop_empty: bool = True  # drop documents whose text is empty after span removal
 
     def validate(self) -> None:
         require(self.sampling_rate >= 0, "sampling_rate", "must be >= 0")
+        for source, rate in self.source_sampling_rates.items():
+            require(rate >= 0, f"source_sampling_rates.{source}", "must be >= 0")
 
 
 @dataclasses.dataclass

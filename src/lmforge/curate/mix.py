@@ -219,7 +219,8 @@ def _mix_file(
             stats.drop(source, nbytes, "empty after span replacement")
             continue
         key = str(doc.get("id")) if doc.get("id") is not None else f"{doc_path}:{line_no}"
-        copies = sample_copies(stream["sampling_rate"], p["seed"], stream["name"], key)
+        rate = stream["source_sampling_rates"].get(source, stream["sampling_rate"])
+        copies = sample_copies(rate, p["seed"], stream["name"], key)
         if copies == 0:
             stats.drop(source, nbytes, "sampling")
             continue
