@@ -291,3 +291,26 @@ def test_time_limit_checkpoints_then_a_rerun_finishes_the_same_trajectory(make_c
     finished = train(make_config(save_folder=folder, save_interval=None))
     assert finished.stopped == "max_steps" and finished.step == 6
     assert losses(folder) == reference
+
+
+def test_anneal_phase_starts_from_a_checkpoint_of_another_run(make_config, tmp_path):
+    main = train(make_config(save_folder=str(tmp_path / "main"), save_interval=2, keep_checkpoints=0))
+    with open(os.path.join(main.save_folder, "metrics.jsonl")) as f:
+        main_rows = {json.loads(line)["step"]: json.loads(line) for line in f}
+    # OLMo-7B style: from step 4 of a run planned for 6 steps, decay linearly to 0 over 3 more steps
+    annealed = train(
+        make_config(
+            save_folder=str(tmp_path / "anneal"),
+            load_path=os.path.join(main.save_folder, "step4"),
+            max_steps=7,
+            scheduler={"anneal_steps": 3, "t_max": 6},
+            save_interval=None,
+        )
+    )
+    with open(os.path.join(annealed.save_folder, "metrics.jsonl")) as f:
+        rows = {json.loads(line)["step"]: json.loads(line) for line in f}
+    assert sorted(rows) == [5, 6, 7]
+    assert rows[5]["loss"] == main_rows[5]["loss"]  # same weights, optimizer state and data as the main run
+    start = main_rows[4]["lr"]
+    assert [rows[s]["lr"] for s in (5, 6, 7)] == pytest.approx([start * 2 / 3, start / 3, 0.0])
+    assert sorted(os.listdir(main.save_folder)).count("step6") == 1  # the main run is left as it was
