@@ -165,7 +165,7 @@ def test_cli_prints_continuation_of_lmforge_and_hf_folders(tmp_path, capsys):
 
 
 def test_cli_stops_at_the_tokenizers_eos_when_the_configs_is_no_token_of_it(tmp_path, capsys):
-    """A model that kept a preset's EOS (e.g. OLMo-1's 50279) with a smaller tokenizer still stops."""
+    """A model that kept a preset's EOS (OLMo-1's 50279) with a tokenizer lacking it still stops."""
     import json
 
     from tokenizers import Tokenizer, models, pre_tokenizers

@@ -130,17 +130,20 @@ def test_hub_names_are_fetched_with_huggingface_hub(tokenizer_path, monkeypatch)
         load_tokenizer("allenai/OLMo-1B-hf")
 
 
-def test_special_ids_for_keeps_known_ids_and_replaces_unknown_ones():
-    from tokenizers import Tokenizer, models
+def test_special_ids_for_keeps_fitting_ids_and_replaces_the_others():
+    from tokenizers import AddedToken, Tokenizer, models
 
     from lmforge.tokenize.tokenizer import special_ids_for
 
     names = [f"w{i}" for i in range(20)]
     names[5], names[6] = "<|endoftext|>", "<|padding|>"
     tok = Tokenizer(models.WordLevel({n: i for i, n in enumerate(names)}, unk_token="w0"))
-    assert special_ids_for(tok, 50279, 1) == (5, 1)  # 50279 is no token; 1 is ("w1")
-    assert special_ids_for(tok, 3, 99) == (3, 6)  # a known EOS stays, an unknown PAD becomes <|padding|>
-    assert special_ids_for(tok, -1, None) == (5, None)
+    tok.add_tokens([AddedToken("|||IP_ADDRESS|||")])  # id 20, an added (not special) token, as in OLMo-1's
+    assert special_ids_for(tok, 20, 1) == (20, 1)  # OLMo-1's convention: an added token as EOS is kept
+    assert special_ids_for(tok, 50279, 1) == (5, 1)  # no such id: the tokenizer's EOS; PAD "w1" is a token
+    # an ordinary word piece is no EOS (a preset's 50279 kept with a 50 280-id BPE tokenizer of one's own)
+    assert special_ids_for(tok, 10, 99) == (5, 6)
+    assert special_ids_for(tok, 5, None) == (5, None)
     names[6] = "w6"
     no_pad = Tokenizer(models.WordLevel({n: i for i, n in enumerate(names)}, unk_token="w0"))
     assert special_ids_for(no_pad, 50279, 50) == (5, 5)  # no padding token: PAD falls back to EOS

@@ -40,7 +40,7 @@ def main(argv: Sequence[str]) -> int:
         "--eos-id",
         type=int,
         default=None,
-        help="default: the model config's eos_token_id, or the tokenizer's EOS if it has no token with that id",
+        help="default: the model config's eos_token_id, or the tokenizer's EOS if that id is no EOS token of it",
     )
     parser.add_argument("--no-eos", action="store_true", help="always generate --max-new-tokens tokens")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default: as stored")
@@ -75,7 +75,7 @@ def main(argv: Sequence[str]) -> int:
         eos = None
     elif args.eos_id is not None:
         eos = args.eos_id
-    else:  # the model's EOS, unless the tokenizer has no such token (a preset's id kept with another one)
+    else:  # the model's EOS, unless it is no EOS token of this tokenizer (a preset's id kept with another)
         eos, _ = special_ids_for(tokenizer, model.config.eos_token_id, None)
     encoded = [tokenizer.encode(p, add_special_tokens=False).ids for p in args.prompt]
     outputs = generate(model, encoded, params, eos_token_id=eos)

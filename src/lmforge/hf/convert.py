@@ -286,8 +286,9 @@ def export_hf_folder(
 
     ``tokenizer_file``: a ``tokenizer.json`` to ship with the model; its ``tokenizer_config.json`` and
     ``special_tokens_map.json`` are copied when they sit beside it, and written otherwise, so
-    ``AutoTokenizer`` loads the folder as well. An EOS / PAD id of the model config that is no token of
-    that tokenizer is replaced by the tokenizer's own in the files written (the model is not changed).
+    ``AutoTokenizer`` loads the folder as well. An EOS / PAD id of the model config that does not fit that
+    tokenizer (:func:`~lmforge.tokenize.tokenizer.special_ids_for`) is replaced by the tokenizer's own in the
+    files written (the model is not changed).
     """
     config = model.config
     if tokenizer_file is not None:
@@ -316,8 +317,8 @@ def export_hf_folder(
 
 
 def _with_tokenizer_special_ids(config: ModelConfig, tokenizer_file: str) -> ModelConfig:
-    """``config`` with the shipped tokenizer's EOS / PAD where the config's ids are no tokens of it (a run
-    that kept a preset's OLMo-1 ids with its own tokenizer): transformers must stop at a real token."""
+    """``config`` with the shipped tokenizer's EOS / PAD where the config's ids do not fit it (a run that
+    kept a preset's OLMo-1 ids with its own tokenizer): transformers must stop where the model learnt to."""
     import dataclasses
 
     from lmforge.tokenize.tokenizer import load_tokenizer, special_ids_for

@@ -25,7 +25,7 @@ def _resolve(preset: str, overrides: Sequence[str]) -> ModelConfig:
 
 def _fit_tokenizer(path: str, config: ModelConfig, overridden: set[str]) -> ModelConfig:
     """Refuse a file that is not a tokenizer, or one with ids the embedding has no row for; take the
-    tokenizer's EOS / PAD ids where the preset's are not tokens of it (and were not given explicitly)."""
+    tokenizer's EOS / PAD ids where the preset's do not fit it (see special_ids_for) and were not given."""
     import dataclasses
 
     from lmforge.tokenize.tokenizer import load_tokenizer, special_ids_for, vocab_size

@@ -102,21 +102,27 @@ def pad_token_id(tok: Tokenizer) -> int | None:
 
 
 def special_ids_for(tok: Tokenizer, eos: int | None, pad: int | None) -> tuple[int | None, int | None]:
-    """A model config's EOS and PAD ids, each replaced by the tokenizer's own when the tokenizer has no token
-    with that id.
+    """A model config's EOS and PAD ids, each replaced by the tokenizer's own where it does not fit.
 
-    A config that kept a preset's ids (OLMo-1's 50279 / 1) but is used with another, smaller tokenizer would
-    otherwise never stop generating, and an exported ``config.json`` would name an EOS no token has. Ids the
-    tokenizer does know are kept, so OLMo-1's 50279 (``|||IP_ADDRESS|||``) stays with OLMo-1's tokenizer.
+    An EOS fits when it is one of the tokenizer's added tokens (OLMo-1's 50279, ``|||IP_ADDRESS|||``, is one
+    in OLMo's GPT-NeoX tokenizer) or is named like an EOS token; an ordinary word piece does not: a config
+    that kept a preset's 50279 with a 50 280-id BPE tokenizer of its own would stop at some merge, and one
+    with a smaller tokenizer would never stop and would export an EOS no token has. A PAD fits when it is
+    any token of the tokenizer (padding is masked, so an ordinary token is harmless).
     """
 
-    def known(token_id: int | None) -> bool:
+    def is_token(token_id: int | None) -> bool:
         return token_id is not None and token_id >= 0 and tok.id_to_token(token_id) is not None
 
-    if not known(eos):
+    def is_end_token(token_id: int | None) -> bool:
+        if not is_token(token_id):
+            return False
+        return token_id in tok.get_added_tokens_decoder() or tok.id_to_token(token_id) in EOS_CANDIDATES
+
+    if not is_end_token(eos):
         with contextlib.suppress(ValueError):  # a tokenizer naming no EOS either: nothing better to offer
             eos = eos_token_id(tok)
-    if pad is not None and not known(pad):
+    if pad is not None and not is_token(pad):
         pad = pad_token_id(tok)
         if pad is None:
             pad = eos  # transformers' usual fallback for tokenizers without a padding token
