@@ -43,7 +43,7 @@ from lmforge.curate.segment import split_paragraphs
 from lmforge.curate.shards import Execution, ShardTask, merged_stats, run_shards
 from lmforge.curate.stats import StepStats
 from lmforge.documents import ReadStats, expand_document_paths, read_documents
-from lmforge.io import atomic_write, expand_paths, iter_lines, join, open_file, parse_json_line, write_json
+from lmforge.io import atomic_write, iter_lines, join, open_file, parse_json_line, write_json
 
 _WORD = re.compile(r"\w+")
 _MULT = np.uint64(0x100000001B3)
@@ -98,7 +98,8 @@ def build_eval_index(config: DecontaminateConfig) -> tuple[np.ndarray, list[int]
     grams: list[np.ndarray] = []
     short_lengths: set[int] = set()
     n_texts = 0
-    for path in expand_paths(config.eval):
+    # a folder contributes its JSONL files only (shared/data/eval also holds a README.md)
+    for path in expand_document_paths(config.eval):
         for text in eval_texts(path, config.eval_fields):
             words = normalized_words(text)
             if len(words) >= config.ngram_size:
