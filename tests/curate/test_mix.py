@@ -181,3 +181,18 @@ def test_a_filter_on_an_attribute_no_document_has_is_warned_about(tagged, tmp_pa
     assert "'q__g__wrods'" in warning and "no document has" in warning
     assert "q__g__wrods" in capsys.readouterr().err
     assert json.loads((tmp_path / "out/stats-s.json").read_text())["warnings"] == [warning]
+
+
+def test_zstd_input_and_every_output_compression(tmp_path):
+    from lmforge.documents import read_documents, write_documents
+
+    root = tmp_path / "data"
+    (root / "documents/s").mkdir(parents=True)
+    write_documents(str(root / "documents/s/a.jsonl.zst"), [doc(i, f"text {i}") for i in range(5)])
+    for compression, suffix in (("zst", ".jsonl.zst"), ("none", ".jsonl"), ("gz", ".jsonl.gz")):
+        out = tmp_path / compression
+        output = {"path": str(out / "out"), "compression": compression}
+        summary = _mix(root, out, documents=[str(root / "documents/s/*.zst")], output=output)
+        [path] = summary["output_paths"]
+        assert path.endswith(suffix)
+        assert [d["text"] for _, d in read_documents(path)] == [f"text {i}" for i in range(5)]
