@@ -87,7 +87,19 @@ def test_error_points_at_the_column():
 
 
 def test_depth_and_length_limits():
-    with pytest.raises(ExpressionError, match="nested deeper"):
+    with pytest.raises(ExpressionError, match="nested or chained deeper"):
         Expression.parse("(" * 200 + "1" + ")" * 200)
+    # chains deepen the compiled closures too: they used to parse, then overflow the stack per document
+    for chain in (
+        "+".join(["1"] * 5000) + " > 0",
+        "doc" + ".a" * 5000,
+        "doc" + "[0]" * 4000,
+        "2" + " * 2" * 99,
+    ):
+        with pytest.raises(ExpressionError, match="nested or chained deeper than 64 levels"):
+            Expression.parse(chain)
+    assert Expression.parse("+".join(["1"] * 60) + " == 60")({}, {})
+    grid = "+".join(["(" + "+".join(["1"] * 30) + ")"] * 30) + " == 900"  # 30 links, each 30 deep
+    assert Expression.parse(grid)({}, {})
     with pytest.raises(ExpressionError, match="longer than"):
         Expression.parse("1 + " * 10_000 + "1")

@@ -40,6 +40,8 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_EXPRESSION_LENGTH = 20_000
+# Nesting and chaining (``a + b + c``, ``doc.a.b``) both deepen the compiled closures, whose evaluation
+# recurses: each counts one level, so no expression can exhaust Python's stack in a worker.
 MAX_DEPTH = 64
 
 Env = dict[str, Any]  # {"doc": document, "attributes": {...}, variables...}
@@ -245,7 +247,7 @@ class _Parser:
     def nested(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.error(f"nested deeper than {MAX_DEPTH} levels")
+            raise self.error(f"nested or chained deeper than {MAX_DEPTH} levels")
 
     # grammar
     def parse(self) -> Compiled:
@@ -306,16 +308,28 @@ class _Parser:
 
     def sum_(self) -> Compiled:
         node = self.product()
-        while self.at("OP") and self.peek().value in ("+", "-"):
-            op = self.take("OP").value
-            node = self._binary(op, node, self.product())
+        links = 0
+        try:
+            while self.at("OP") and self.peek().value in ("+", "-"):
+                op = self.take("OP").value
+                self.nested()
+                links += 1
+                node = self._binary(op, node, self.product())
+        finally:
+            self.depth -= links
         return node
 
     def product(self) -> Compiled:
         node = self.unary()
-        while self.at("OP") and self.peek().value in ("*", "/", "%"):
-            op = self.take("OP").value
-            node = self._binary(op, node, self.unary())
+        links = 0
+        try:
+            while self.at("OP") and self.peek().value in ("*", "/", "%"):
+                op = self.take("OP").value
+                self.nested()
+                links += 1
+                node = self._binary(op, node, self.unary())
+        finally:
+            self.depth -= links
         return node
 
     @staticmethod
@@ -333,21 +347,26 @@ class _Parser:
 
     def postfix(self) -> Compiled:
         node = self.primary()
-        while True:
-            if self.at("OP", "."):
-                self.i += 1
-                name_token = self.take("NAME")
-                name = name_token.value
-                if name.startswith("_"):
-                    raise self.error(f"field names may not start with '_': {name!r}", name_token)
-                node = (lambda inner, n: lambda env: _member(inner(env), n))(node, name)
-            elif self.at("OP", "["):
-                self.i += 1
-                key = self.expr()
-                self.take("OP", "]")
-                node = (lambda inner, k: lambda env: _index(inner(env), k(env)))(node, key)
-            else:
-                return node
+        links = 0
+        try:
+            while self.at("OP", ".") or self.at("OP", "["):
+                self.nested()
+                links += 1
+                if self.at("OP", "."):
+                    self.i += 1
+                    name_token = self.take("NAME")
+                    name = name_token.value
+                    if name.startswith("_"):
+                        raise self.error(f"field names may not start with '_': {name!r}", name_token)
+                    node = (lambda inner, n: lambda env: _member(inner(env), n))(node, name)
+                else:
+                    self.i += 1
+                    key = self.expr()
+                    self.take("OP", "]")
+                    node = (lambda inner, k: lambda env: _index(inner(env), k(env)))(node, key)
+        finally:
+            self.depth -= links
+        return node
 
     def primary(self) -> Compiled:
         t = self.peek()
