@@ -137,3 +137,48 @@ def test_paragraph_spans_conventions():
     assert dedup_paragraphs("alpha\nbeta\n", dolma_spans=True) == [(0, 6, "alpha"), (6, 10, "beta")]
     assert dedup_paragraphs("éé\nxy\nzw", dolma_spans=True)[-1] == (6, 9, "zw")
     assert dedup_paragraphs(" \n\nx", skip_empty=True) == [(3, 4, "x")]
+
+
+@pytest.mark.parametrize("killed", ["before the filter is saved", "after the filter is saved"])
+def test_a_run_killed_around_the_bloom_save_resumes(tmp_path, monkeypatch, killed):
+    import lmforge.curate.dedup as dedup
+    from lmforge.curate.bloom import BloomFilter
+
+    root = tmp_path / "data"
+    write_docs(root / "documents/s/a.jsonl.gz", [doc(0, "alpha\nbeta"), doc(1, "beta\ngamma")])
+    clean = tmp_path / "clean" / "data"
+    write_docs(clean / "documents/s/a.jsonl.gz", [doc(0, "alpha\nbeta"), doc(1, "beta\ngamma")])
+    bloom = BloomConfig(file=str(tmp_path / "bloom.bin"), expected_count=1000)
+    saved = {"done": False}
+    original_save, original_write_json = BloomFilter.save, dedup.write_json
+
+    def save(self, path):
+        if killed == "before the filter is saved":
+            raise RuntimeError("killed")
+        original_save(self, path)
+        saved["done"] = True
+
+    def write_json(path, data):
+        if saved["done"] and str(path).endswith("step.json"):
+            raise RuntimeError("killed")  # the filter is on disk, the step is not recorded as finished
+        original_write_json(path, data)
+
+    monkeypatch.setattr(BloomFilter, "save", save)
+    monkeypatch.setattr(dedup, "write_json", write_json)
+    with pytest.raises(RuntimeError, match="killed"):
+        _run(root, bloom=bloom)
+    monkeypatch.undo()
+    resumed = _run(root, bloom=bloom)  # used to be refused: "Bloom filter already contains 1 of these inputs"
+    assert _spans(root, "s/a.jsonl.gz") == [[], [[0, 5, 1]]]
+    assert resumed["total"]["modified"] == {"duplicate_paragraphs": 1}
+    assert not list((root / "attributes/dedupe/.lmforge-state/dedup/hashes").glob("*"))
+    _run(clean, bloom=BloomConfig(file=str(tmp_path / "clean.bin"), expected_count=1000))
+    assert (root / "attributes/dedupe/s/a.jsonl.gz").read_bytes() == (
+        clean / "attributes/dedupe/s/a.jsonl.gz"
+    ).read_bytes()
+    # the saved filter holds the inputs once: a further run over them is refused as usual
+    with pytest.raises(StaleFilterError, match="already contains"):
+        run_dedup(
+            DedupConfig(documents=[str(root / "documents/**/*.jsonl.gz")], bloom=bloom),
+            ExecutionConfig(progress=False, force=True),
+        )

@@ -121,6 +121,19 @@ class BloomFilter:
         bloom.words = words.astype(np.uint64).copy()
         return bloom
 
+    @staticmethod
+    def read_meta(path: str) -> dict[str, Any]:
+        """The JSON header of a saved filter (m, k and the meta) without reading its bit array."""
+        with open_file(path, "rb", compression=False) as f:
+            start = f.read(12)
+            if start[:8] != MAGIC or len(start) < 12:
+                raise InputError(path, None, "not an lmforge Bloom filter (bad magic)")
+            (length,) = struct.unpack("<I", start[8:12])
+            try:
+                return json.loads(f.read(length))
+            except ValueError as err:
+                raise InputError(path, None, f"corrupt Bloom filter header ({err})") from None
+
     def check_fresh(self, settings: str, inputs: list[str], allow_stale: bool, path: str) -> None:
         """Refuse (``StaleFilterError``) a filter built with other settings or holding these inputs."""
         if allow_stale:

@@ -244,9 +244,20 @@ def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]
     outputs = [attribute_path(path, config.name) for path in files]
     step_marker = join(state, "step.json")
     step_print = fingerprint({**settings, "bloom": dataclasses.asdict(config.bloom)}, files)
+    saves_bloom = (
+        config.paragraphs is not None
+        and config.paragraphs.method != "exact"
+        and bool(config.bloom.file)
+        and not config.bloom.read_only
+    )
     if not execution.force and exists(step_marker) and all(exists(p) for p in outputs):
         marker = read_json(step_marker)
-        if marker.get("fingerprint") == step_print:
+        if marker.get("fingerprint") == step_print and (
+            marker.get("bloom_saved", True) or _bloom_saved_by(config.bloom.file, step_print)
+        ):
+            if not marker.get("bloom_saved", True):  # killed after saving the filter: finish the bookkeeping
+                write_json(step_marker, {**marker, "bloom_saved": True})
+                _remove_hashes(files, state)
             return {**marker["summary"], "skipped_shards": len(files)}
 
     # phase 1: hash shards in parallel (resumable)
@@ -255,7 +266,7 @@ def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]
         ShardTask(
             key=path,
             inputs=(path,),
-            outputs=(join(state, "hashes", hashlib.sha1(path.encode()).hexdigest()[:20] + ".npz"),),
+            outputs=(_hashes_path(state, path),),
             params=params,
         )
         for path in files
@@ -292,14 +303,36 @@ def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]
         phase2.shard(_load_hashes(task.outputs[0]), out_path, stats)
         bar.update(1)
     bar.close()
-    if bloom is not None and config.bloom.file and not config.bloom.read_only:
-        bloom.meta["inputs"] = sorted(set(bloom.meta.get("inputs", [])) | set(input_ids))
-        bloom.save(config.bloom.file)
     summary = stats.to_dict("dedup", name=config.name, files=len(files))
     if bloom is not None:
         summary["bloom"] = {"m_bits": bloom.m, "k": bloom.k, "file": config.bloom.file}
     write_json(join(out_dir, "stats.json"), summary)
-    write_json(step_marker, {"fingerprint": step_print, "summary": summary})
-    for task in tasks:  # the hashes are only needed to resume an unfinished phase 2
-        remove_file(task.outputs[0])
+    # The marker is written before the filter is saved and says whether it was: a run killed between the
+    # two either redoes phase 2 with the old filter (not saved) or recognises its own save (``last_run``),
+    # never meets a filter that already holds its inputs and refuses it as stale.
+    marker = {"fingerprint": step_print, "summary": summary, "bloom_saved": not saves_bloom}
+    write_json(step_marker, marker)
+    if saves_bloom:
+        assert bloom is not None and config.bloom.file
+        bloom.meta["inputs"] = sorted(set(bloom.meta.get("inputs", [])) | set(input_ids))
+        bloom.meta["last_run"] = step_print
+        bloom.save(config.bloom.file)
+        write_json(step_marker, {**marker, "bloom_saved": True})
+    _remove_hashes(files, state)  # the hashes are only needed to resume an unfinished phase 2
     return {**summary, "skipped_shards": skipped}
+
+
+def _hashes_path(state: str, path: str) -> str:
+    return join(state, "hashes", hashlib.sha1(path.encode()).hexdigest()[:20] + ".npz")
+
+
+def _remove_hashes(files: list[str], state: str) -> None:
+    for path in files:
+        hashes = _hashes_path(state, path)
+        if exists(hashes):
+            remove_file(hashes)
+
+
+def _bloom_saved_by(path: str | None, step_print: str) -> bool:
+    """Whether the filter at ``path`` was last saved by the run with this fingerprint."""
+    return bool(path) and exists(path) and BloomFilter.read_meta(path).get("last_run") == step_print
