@@ -20,6 +20,7 @@ PRESET="${PRESET:-olmo_1b}"
 SEQ="${SEQ:-2048}"
 DEVICE="${DEVICE:-cuda}"                 # DEVICE=cpu PRESET=tiny SEQ=128 ... smoke-tests this script without a GPU
 WORK="${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/lmforge-gpu-train-XXXXXX")}"
+mkdir -p "$WORK"
 
 has_cuda_torch() {
   [[ "$DEVICE" == "cpu" ]] && { "$1" -c "import torch" 2>/dev/null; return; }
