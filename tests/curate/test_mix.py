@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pytest
@@ -196,3 +197,48 @@ def test_zstd_input_and_every_output_compression(tmp_path):
         [path] = summary["output_paths"]
         assert path.endswith(suffix)
         assert [d["text"] for _, d in read_documents(path)] == [f"text {i}" for i in range(5)]
+
+
+def test_a_failed_task_publishes_no_part_and_the_rerun_ends_identical(tmp_path):
+    def corpus(root, broken):
+        for f in range(3):
+            # hex digests do not compress: each file is more than 400 B of input, so one task per file
+            rows = [doc(f"{f}-{i}", hashlib.sha256(f"{f}-{i}".encode()).hexdigest()) for i in range(20)]
+            write_docs(root / f"documents/s/{f}.jsonl.gz", rows)
+            ids = [r["id"] for r in rows]
+            if broken and f == 2:
+                ids[12] = "wrong"  # the third task fails on its 13th document, after two full parts
+            _attrs(
+                root,
+                "a",
+                f"s/{f}.jsonl.gz",
+                [{"id": i, "attributes": {"a__a__x": [[0, 1, 1.0]]}} for i in ids],
+            )
+
+    def mix(root, out):
+        return _mix(
+            root,
+            out,
+            attributes=["a"],
+            provenance=False,
+            output={"path": str(out / "out"), "max_size_in_bytes": 400},  # one task per file, parts of ~400 B
+        )
+
+    root, clean = tmp_path / "data", tmp_path / "clean" / "data"
+    corpus(root, broken=True)
+    corpus(clean, broken=False)
+    with pytest.raises(InputError, match=r"a/s/2.jsonl.gz:13: id 'wrong'"):
+        mix(root, tmp_path / "run")
+    names = sorted(p.name for p in (tmp_path / "run/out").iterdir() if p.is_file())
+    assert names and not any(n.startswith("s-00002") for n in names)  # nothing of the failed task
+    assert all(n.startswith(("s-00000", "s-00001")) for n in names)
+    corpus(root, broken=False)
+    resumed = mix(root, tmp_path / "run")
+    assert resumed["skipped_shards"] == 2
+    fresh = mix(clean, tmp_path / "fresh")
+
+    def files(out):
+        return {p.name: p.read_bytes() for p in sorted((out / "out").iterdir()) if p.is_file()}
+
+    assert files(tmp_path / "run") == files(tmp_path / "fresh")
+    assert resumed["total"] == fresh["total"] and resumed["outputs"] == fresh["outputs"]

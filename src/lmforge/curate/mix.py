@@ -92,7 +92,10 @@ def sample_copies(rate: float, seed: int, stream: str, key: str) -> int:
 
 
 class _ShardWriter:
-    """Rolls over to a new part file when the current one passes ``max_bytes`` of JSONL."""
+    """Rolls over to a new part file when the current one passes ``max_bytes`` of JSONL.
+
+    Every part stays open (as a temporary file) until the task's ``stack`` closes: a task that fails
+    half-way publishes none of its parts, not the ones it had finished before the failure."""
 
     def __init__(self, prefix: str, suffix: str, max_bytes: int, stack: contextlib.ExitStack) -> None:
         self.prefix, self.suffix, self.max_bytes, self.stack = prefix, suffix, max_bytes, stack
@@ -103,8 +106,6 @@ class _ShardWriter:
         self.documents = 0
 
     def _next(self) -> None:
-        if self.file is not None:
-            self.stack.pop_all().close()
         self.part += 1
         path = f"{self.prefix}-{self.part:03d}{self.suffix}"
         self.paths.append(path)
