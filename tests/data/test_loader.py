@@ -244,3 +244,15 @@ def test_sources_given_by_relative_and_absolute_paths(tmp_path, write_tokens, mo
         == loader(a[0], b[0]).fingerprint
         == loader("a/part-00000-000.npy", b[0]).fingerprint
     )
+
+
+def test_each_rank_reads_only_its_slice(token_dir):
+    world_size, gbs = 4, 16
+    reference = DataLoader(_config(token_dir), seed=9).global_batch_instances(0, gbs).tolist()
+    for rank in range(world_size):
+        loader = DataLoader(_config(token_dir, num_workers=2), seed=9, rank=rank, world_size=world_size)
+        read, original = [], loader.dataset.read
+        loader.dataset.read = lambda i, original=original, read=read: (read.append(i), original(i))[1]
+        batch = loader.next_batch(gbs)
+        mine = reference[rank * 4 : (rank + 1) * 4]
+        assert sorted(read) == sorted(mine) and batch["index"].tolist() == mine
