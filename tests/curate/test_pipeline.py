@@ -195,6 +195,21 @@ def test_bad_input_skipped_is_counted_never_lost(tmp_path, capsys):
     assert reasons[("missing.jsonl", 3)] == "'text' must be a string, got int"
     assert len(read_jsonl(root / "attributes/char_length_v1/s/json.jsonl")) == 2  # rows of the valid docs
     assert "rejected 5" in capsys.readouterr().err
+    # dedup and mix under the same policy stay aligned with those attribute rows and count the same lines
+    docs = str(root / "documents/s/*")
+    assert curate_main(["dedup", "--documents", docs, "--on-error", "skip", "--no-progress"]) == 0
+    mix = tmp_path / "mix.yaml"
+    stream = {"name": "m", "documents": [docs], "attributes": ["char_length_v1", "dedupe"],
+              "output": {"path": str(tmp_path / "mixed")}, "span_replacement": [{"span": "bff_duplicate_paragraph_spans"}],
+              "filter": {"exclude": ["char_length_v1__char_length_v1__length < 5"]}}  # fmt: skip
+    mix.write_text(yaml.safe_dump({"streams": [stream]}))
+    assert curate_main(["mix", str(mix), "--on-error", "skip", "--no-progress"]) == 0
+    mixed = json.loads((tmp_path / "mixed/stats-m.json").read_text())
+    assert mixed["reconciles"] and mixed["total"]["rejected"] == 5
+    assert mixed["total"]["documents_in"] == total["documents_in"]
+    # every valid document is "fine text": the first copy is kept, the others lose their only paragraph
+    assert mixed["total"]["kept"] == 1
+    assert mixed["total"]["filtered_by"] == {"empty after span replacement": total["kept"] - 1}
 
 
 def test_ten_megabyte_document_streams_through(tmp_path):
