@@ -190,3 +190,10 @@ def test_cli_stops_at_the_tokenizers_eos_when_the_configs_is_no_token_of_it(tmp_
     assert tokens == free[: free.index(stop) + 1] and len(tokens) < 12
     assert main([folder, "--prompt", "w5 w17 w99", "--max-new-tokens", "12", "--json", "--no-eos"]) == 0
     assert json.loads(capsys.readouterr().out)["tokens"] == free
+
+
+def test_cli_names_a_missing_model_folder(tmp_path, capsys):
+    from lmforge.cli import main
+
+    assert main(["generate", str(tmp_path / "nothere"), "--prompt", "w1"]) == 2
+    assert capsys.readouterr().err.strip().endswith("nothere: no such model folder")

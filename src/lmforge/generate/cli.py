@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
 
 import torch
@@ -12,6 +13,8 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def _tokenizer_source(model_path: str, explicit: str | None) -> str:
+    if not os.path.exists(model_path):  # before looking for its tokenizer, whose absence would be blamed
+        raise FileNotFoundError(f"{model_path}: no such model folder")
     if explicit:
         return explicit
     from lmforge.hf.cli import find_tokenizer
