@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import pickle  # only to round-trip a worker's exception, as the pool itself does
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal, TypeVar
 
 from tqdm.auto import tqdm
@@ -52,16 +54,53 @@ def map_shards(
                 results.append(fn(item))
                 bar.update(1)
             return results
-        with _mp_context().Pool(min(processes, len(items))) as pool:
-            results_by_index: dict[int, Result] = {}
-            for index, result in pool.imap_unordered(
-                _indexed, [(fn, i, item) for i, item in enumerate(items)]
-            ):
-                results_by_index[index] = result
-                bar.update(1)
-        return [results_by_index[i] for i in range(len(items))]
+        return _map_pool(fn, items, processes, bar)
     finally:
         bar.close()
+
+
+def _map_pool(fn: Callable[[Item], Result], items: list[Item], processes: int, bar: Any) -> list[Result]:
+    # concurrent.futures rather than multiprocessing.Pool: when a worker dies (the out-of-memory killer, a
+    # segfault in a C extension) Pool silently replaces it and waits forever for the lost task, while
+    # ProcessPoolExecutor fails every pending future with BrokenProcessPool.
+    pool = ProcessPoolExecutor(max_workers=min(processes, len(items)), mp_context=_mp_context())
+    try:
+        futures = {pool.submit(_indexed, (fn, i, item)): i for i, item in enumerate(items)}
+        results_by_index: dict[int, Result] = {}
+        for future in as_completed(futures):
+            try:
+                index, result = future.result()
+            except BrokenProcessPool:
+                unfinished = [_describe(items[i]) for i in futures.values() if i not in results_by_index]
+                raise RuntimeError(
+                    "a worker process died before finishing its shard (killed by a signal, e.g. the "
+                    f"out-of-memory killer: try fewer --processes); {len(unfinished)} shards unfinished, "
+                    f"e.g. {unfinished[0]}"
+                ) from None
+            results_by_index[index] = result
+            bar.update(1)
+        return [results_by_index[i] for i in range(len(items))]
+    except BaseException:
+        _terminate(pool)  # do not let the other workers finish their shards before the error is seen
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _describe(item: Any) -> str:
+    for name in ("key", "path"):  # curate's ShardTask.key, analyze's ShardTask.path
+        value = getattr(item, name, None)
+        if isinstance(value, str):
+            return value
+    text = repr(item)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor has no public terminate(); its worker table is stable since Python 3.8
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _indexed(args: tuple[Callable[[Any], Any], int, Any]) -> tuple[int, Any]:
@@ -71,8 +110,8 @@ def _indexed(args: tuple[Callable[[Any], Any], int, Any]) -> tuple[int, Any]:
     except Exception as err:
         if _survives_pickling(err):
             raise
-        # The pool unpickles a worker's exception in a result thread of the parent; one that cannot be
-        # rebuilt (a custom __init__ without __reduce__) kills that thread and the map waits forever.
+        # The pool unpickles a worker's exception in a thread of the parent; one that cannot be rebuilt (a
+        # custom __init__ without __reduce__) would break the whole pool (or hang multiprocessing.Pool).
         raise RuntimeError(f"{type(err).__name__}: {err}") from err
 
 

@@ -1,5 +1,6 @@
 """lmforge.executor.map_shards: errors raised in pool workers reach the caller instead of hanging it."""
 
+import os
 import pickle
 import signal
 
@@ -20,6 +21,12 @@ def _fail_on_two(x):
     if x == 2:
         raise _Unpicklable("bad", x)
     return x * 10
+
+
+def _killed_on_two(x):
+    if x == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does
+    return x
 
 
 def _input_error_on_two(x):
@@ -67,3 +74,10 @@ def test_worker_exception_that_cannot_be_unpickled_is_reported_not_hung(no_hang)
     with pytest.raises(RuntimeError, match=r"_Unpicklable: bad/2"):
         map_shards(_fail_on_two, [1, 2, 3], processes=2, progress=False)
     assert map_shards(_fail_on_two, [1, 3, 4], processes=2, progress=False) == [10, 30, 40]
+
+
+def test_a_worker_killed_by_a_signal_fails_the_map_instead_of_hanging_it(no_hang):
+    # multiprocessing.Pool replaced the dead worker and waited forever for its lost task
+    with pytest.raises(RuntimeError, match=r"a worker process died before finishing its shard .*e\.g\. \d"):
+        map_shards(_killed_on_two, [1, 2, 3, 4], processes=2, progress=False)
+    assert map_shards(_killed_on_two, [1, 3, 4], processes=2, progress=False) == [1, 3, 4]
