@@ -93,6 +93,10 @@ def test_catastrophic_regex_stops_with_file_and_line_instead_of_hanging(tmp_path
     assert search_corpus(r"a+b", path, regex=True, regex_timeout=0.2, progress=False).documents_matched == 1
     with pytest.raises(ValueError, match="must be > 0"):
         search_corpus("ab", path, regex=True, regex_timeout=0, progress=False)
+    with pytest.raises(ValueError, match="must be >= 0 documents"):
+        search_corpus("ab", path, limit=-1, progress=False)
+    counted = search_corpus("a", path, limit=0, progress=False)
+    assert counted.documents_matched == 3 and counted.hits == []
 
 
 def test_bad_line_with_two_processes_is_an_error_not_a_hang(corpus, capsys):

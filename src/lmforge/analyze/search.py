@@ -160,6 +160,8 @@ def search_corpus(
 
     ``regex_timeout``: seconds a regular expression may run on one document (None: no limit) before the
     search stops with that document's ``file:line``."""
+    if limit < 0:
+        raise ValueError(f"limit (--limit) must be >= 0 documents, got {limit}")
     if regex_timeout is not None and not regex_timeout > 0:
         raise ValueError(f"regex_timeout (--regex-timeout) must be > 0 seconds, got {regex_timeout:g}")
     compiled = compile_pattern(pattern, regex, ignore_case)  # fail before starting workers
