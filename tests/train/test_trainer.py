@@ -310,6 +310,7 @@ def test_anneal_phase_starts_from_a_checkpoint_of_another_run(make_config, tmp_p
     with open(os.path.join(annealed.save_folder, "metrics.jsonl")) as f:
         rows = {json.loads(line)["step"]: json.loads(line) for line in f}
     assert sorted(rows) == [5, 6, 7]
+    assert annealed.checkpoint is None  # it saved none: the main run's step4 does not hold its weights
     assert rows[5]["loss"] == main_rows[5]["loss"]  # same weights, optimizer state and data as the main run
     start = main_rows[4]["lr"]
     assert [rows[s]["lr"] for s in (5, 6, 7)] == pytest.approx([start * 2 / 3, start / 3, 0.0])

@@ -52,7 +52,9 @@ class TrainResult:
     tokens_seen: int
     loss: float | None  # training loss of the last step
     save_folder: str
-    checkpoint: str | None  # the newest complete checkpoint
+    # The newest complete checkpoint in save_folder: the run's own weights, never load_path's (a run started
+    # from another run's checkpoint that saved nothing itself has None here).
+    checkpoint: str | None
     stopped: str  # "max_steps", "time_limit" or "nan"
 
 
@@ -201,7 +203,7 @@ class Trainer:
             tokens_seen=self.tokens_seen,
             loss=self.last_loss,
             save_folder=self.config.save_folder,
-            checkpoint=self.last_checkpoint or ckpt.latest_checkpoint(self.config.save_folder),
+            checkpoint=ckpt.latest_checkpoint(self.config.save_folder),
             stopped=self.stopped,
         )
 
@@ -214,11 +216,6 @@ class Trainer:
         if self.dist.world_size > 1:
             torch.distributed.broadcast(flag, src=0)
         return bool(flag.item())
-
-    def _checkpointed_this_step(self) -> bool:
-        return (
-            self.last_checkpoint is not None and os.path.basename(self.last_checkpoint) == f"step{self.step}"
-        )
 
     def is_log_step(self, step: int) -> bool:
         return step % self.config.log_interval == 0 or step == self.config.max_steps or self.time_limit_hit
@@ -438,6 +435,6 @@ def train(
     if result.stopped == "nan":
         raise TrainingStopped(
             f"stopped at step {result.step} after {config.nan.max_consecutive} non-finite steps in a row; "
-            f"last good checkpoint: {result.checkpoint}"
+            f"last good checkpoint: {result.checkpoint or config.load_path or 'none'}"
         )
     return result
