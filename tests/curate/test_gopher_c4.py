@@ -109,3 +109,28 @@ def test_c4_empty_text():
     attrs = C4V2().tag({"text": ""})
     assert attrs["line_count"] == [[0, 0, 1.0]]
     assert attrs["lines_with_too_few_words"] == [[0, 0, 1.0]]
+
+
+def test_values_dolma_expects_in_its_own_gopher_tests():
+    # the expected numbers of dolma's tests/python/test_gopher.py (same attributes, same order)
+    short = GopherV1().tag({"text": "This is a test."})
+    assert len(short) == 13
+    assert [(k, v[0][2]) for k, v in list(short.items())[:6]] == [
+        ("fraction_of_characters_in_most_common_2grams", 0.5),
+        ("fraction_of_characters_in_most_common_3grams", 0.5833333333333334),
+        ("fraction_of_characters_in_most_common_4grams", 1.0),
+        ("character_count", 15.0),
+        ("word_count", 4.0),
+        ("median_word_length", 3.0),
+    ]
+    text = "This is a sentence. \n  \n This is another sentence.\n\n  This is a third sentence."
+    multi = GopherV1().tag({"text": text})
+    assert len(multi) == 19 and all(v[0][:2] == [0, 79] for v in multi.values())
+    assert multi["fraction_of_characters_in_most_common_2grams"][0][2] == 0.3050847457627119
+    assert multi["fraction_of_characters_in_most_common_3grams"][0][2] == 0.23728813559322035
+    assert multi["fraction_of_characters_in_most_common_4grams"][0][2] == 0.2711864406779661
+    assert multi["fraction_of_characters_in_duplicate_10grams"][0][2] == 0.0
+    assert (multi["word_count"][0][2], multi["median_word_length"][0][2]) == (13.0, 4.0)
+    assert gopher_statistics("T h i s \n    \n\n\n    isoneword !!!")["word_count"] == 6
+    assert gopher_statistics("The.and.that")["required_word_count"] == 0
+    assert gopher_statistics("The and that")["required_word_count"] == 2  # case-sensitive, as dolma
