@@ -134,3 +134,30 @@ def test_values_dolma_expects_in_its_own_gopher_tests():
     assert gopher_statistics("T h i s \n    \n\n\n    isoneword !!!")["word_count"] == 6
     assert gopher_statistics("The.and.that")["required_word_count"] == 0
     assert gopher_statistics("The and that")["required_word_count"] == 2  # case-sensitive, as dolma
+
+
+@pytest.mark.parametrize("tagger", [C4V1, C4V2])
+def test_values_dolma_expects_in_its_own_c4_tests(tagger, tmp_path):
+    # the expected spans of dolma's tests/python/test_c4.py, for both variants (its list holds these words)
+    words = tmp_path / "words.txt"
+    words.write_text("viagra\nass\nstrap on\n")
+    c4 = tagger(bad_words_file=str(words))
+    assert "has_curly_brace" not in c4.tag({"text": "This is a test."})
+    assert c4.tag({"text": "This is a test {"})["has_curly_brace"] == [[0, 16, 1.0]]
+    assert c4.tag({"text": "This is a test javascript"})["has_javascript"] == [[0, 25, 1.0]]
+    assert c4.tag({"text": "This is a lorem ipsum test\nmore test."})["has_lorem_ipsum"] == [[0, 37, 1.0]]
+    text = "This is a test.\nIt has more;\nA trailing space! \nShould be good on this one.\nThis one is bad\n"
+    assert c4.tag({"text": text})["lines_with_no_ending_punctuation"] == [
+        [16, 29, 1.0],
+        [76, 92, 1.0],
+        [92, 92, 1.0],
+    ]
+    text = "Short!\nThis short.\nBarely above the limit!\nthis is last frontier."
+    assert c4.tag({"text": text})["lines_with_too_few_words"] == [[0, 7, 1.0], [7, 19, 1.0]]
+    bad = "This sentence mentions viagra as a bad word."
+    assert c4.tag({"text": bad})["has_naughty_word"] == [[0, len(bad), 1.0]]
+    assert "has_naughty_word" not in c4.tag(
+        {"text": "This sentence has ass, but not a bad word because of comma."}
+    )
+    phrase = "If I say strap on because we are on a plane, it's still a bad word."
+    assert c4.tag({"text": phrase})["has_naughty_word"] == [[0, len(phrase), 1.0]]
