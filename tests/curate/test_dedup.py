@@ -182,3 +182,25 @@ def test_a_run_killed_around_the_bloom_save_resumes(tmp_path, monkeypatch, kille
             DedupConfig(documents=[str(root / "documents/**/*.jsonl.gz")], bloom=bloom),
             ExecutionConfig(progress=False, force=True),
         )
+
+
+def test_an_outgrown_bloom_filter_is_reported(tmp_path, capsys):
+    root = tmp_path / "data"
+    write_docs(root / "documents/s/a.jsonl.gz", [doc(i, f"paragraph {i}\nparagraph {i}") for i in range(300)])
+    small = _run(root, bloom=BloomConfig(expected_count=20, false_positive_rate=1e-3))
+    report = small["bloom"]
+    assert report["items"] == 300  # distinct paragraphs added; the 300 repeats are not new items
+    assert report["estimated_false_positive_rate"] > 1e-3
+    assert "holds 300 distinct items, more than it was sized for (20)" in small["warnings"][0]
+    assert "larger --expected-count" in capsys.readouterr().err
+    stats = json.loads((root / "attributes/dedupe/stats.json").read_text())
+    assert stats["warnings"] == small["warnings"]
+    fine = _run(root, bloom=BloomConfig(expected_count=1000, false_positive_rate=1e-3), name="fine")
+    assert fine["bloom"]["items"] == 300 and fine["bloom"]["estimated_false_positive_rate"] <= 1e-3
+    assert "warnings" not in fine
+    # the count travels with a saved filter, so incremental runs keep adding to it
+    saved = BloomConfig(file=str(tmp_path / "f.bin"), expected_count=1000)
+    _run(root, bloom=saved, name="first")
+    more = tmp_path / "more/data"
+    write_docs(more / "documents/s/b.jsonl.gz", [doc(i, f"paragraph {i}\nnew {i}") for i in range(300)])
+    assert _run(more, bloom=saved)["bloom"]["items"] == 600  # 300 new paragraphs, 300 seen in the first run

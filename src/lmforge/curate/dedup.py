@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import sys
 from typing import Any
 
 import numpy as np
@@ -169,6 +170,7 @@ class _Phase2:
     paragraph_set: Any
     doc_keys: set[bytes] = dataclasses.field(default_factory=set)
     bands_seen: set[int] = dataclasses.field(default_factory=set)
+    new_items: int = 0  # items not seen before, i.e. added to the paragraph set / Bloom filter
 
     def shard(self, data: dict[str, np.ndarray], out_path: str, stats: StepStats) -> None:
         cfg = self.config
@@ -186,6 +188,7 @@ class _Phase2:
             if cfg.paragraphs.method == "ngram":
                 grams = data["gram_hash"]
                 seen = self.paragraph_set.check_and_add(grams, _ngram_h2(grams), read_only)
+                self.new_items += int(len(seen) - seen.sum())
                 n_par = len(spans)
                 total = np.bincount(data["gram_para"], minlength=n_par)
                 hits = np.bincount(data["gram_para"], weights=seen, minlength=n_par)
@@ -194,6 +197,7 @@ class _Phase2:
                 scores = frac
             else:
                 seen = self.paragraph_set.check_and_add(data["para_h1"], data["para_h2"], read_only)
+                self.new_items += int(len(seen) - seen.sum())
                 dup = np.flatnonzero(seen)
                 scores = None
             docs = data["para_doc"]
@@ -305,7 +309,10 @@ def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]
     bar.close()
     summary = stats.to_dict("dedup", name=config.name, files=len(files))
     if bloom is not None:
-        summary["bloom"] = {"m_bits": bloom.m, "k": bloom.k, "file": config.bloom.file}
+        summary["bloom"] = _bloom_report(bloom, phase2.new_items, config)
+        if "warning" in summary["bloom"]:
+            summary["warnings"] = [summary["bloom"]["warning"]]
+            print(f"lmforge curate dedup: warning: {summary['bloom']['warning']}", file=sys.stderr)
     write_json(join(out_dir, "stats.json"), summary)
     # The marker is written before the filter is saved and says whether it was: a run killed between the
     # two either redoes phase 2 with the old filter (not saved) or recognises its own save (``last_run``),
@@ -320,6 +327,32 @@ def run_dedup(config: DedupConfig, execution: ExecutionConfig) -> dict[str, Any]
         write_json(step_marker, {**marker, "bloom_saved": True})
     _remove_hashes(files, state)  # the hashes are only needed to resume an unfinished phase 2
     return {**summary, "skipped_shards": skipped}
+
+
+def _bloom_report(bloom: BloomFilter, new_items: int, config: DedupConfig) -> dict[str, Any]:
+    """Size, fill and the false-positive rate the filter now has; a warning when it has outgrown its sizing
+    (more distinct items than ``expected_count``), since every false positive drops a unique paragraph."""
+    items = int(bloom.meta.get("items", 0)) + (0 if config.bloom.read_only else new_items)
+    bloom.meta["items"] = items  # saved with the filter: incremental runs keep counting
+    expected = int(bloom.meta.get("expected_count", config.bloom.expected_count))
+    target = float(bloom.meta.get("false_positive_rate", config.bloom.false_positive_rate))
+    estimate = bloom.expected_false_positive_rate(items)
+    report: dict[str, Any] = {
+        "m_bits": bloom.m,
+        "k": bloom.k,
+        "file": config.bloom.file,
+        "items": items,
+        "expected_count": expected,
+        "target_false_positive_rate": target,
+        "estimated_false_positive_rate": estimate,
+    }
+    if estimate > target:
+        report["warning"] = (
+            f"the Bloom filter holds {items} distinct items, more than it was sized for ({expected}): its "
+            f"false-positive rate is now about {estimate:.2g} (target {target:g}), so some unique paragraphs "
+            "are flagged as duplicates; rerun with a larger --expected-count (dedup.bloom.expected_count)"
+        )
+    return report
 
 
 def _hashes_path(state: str, path: str) -> str:
