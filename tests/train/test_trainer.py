@@ -113,7 +113,7 @@ def test_bf16_autocast_and_z_loss(make_config, tmp_path):
     fp32 = losses(
         train(make_config(save_folder=str(tmp_path / "f"), max_steps=3, save_interval=None)).save_folder
     )
-    result = train(
+    trainer = Trainer(
         make_config(
             save_folder=str(tmp_path / "b"),
             precision="bf16",
@@ -122,10 +122,14 @@ def test_bf16_autocast_and_z_loss(make_config, tmp_path):
             save_interval=None,
         )
     )
+    result = trainer.fit()
     with open(os.path.join(result.save_folder, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f]
     assert all(r["z_loss"] > 0 for r in rows)
-    assert [r["loss"] for r in rows] == pytest.approx(fp32, abs=0.05)
+    bf16 = [r["loss"] for r in rows]
+    assert bf16 == pytest.approx(fp32, abs=0.05)
+    assert bf16[0] != fp32[0]  # the same weights, but the matmuls ran in bf16
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())  # fp32 master weights
 
 
 class NaNAt(Trainer):
