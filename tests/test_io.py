@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 import pytest
 
@@ -93,3 +94,12 @@ def test_folders_skip_hidden_subfolders_like_glob_does(tmp_path):
         "memory:///hidden-test/a.jsonl",
         "memory:///hidden-test/sub/b.jsonl",
     ]
+
+
+def test_a_file_spelt_two_ways_is_listed_once(tmp_path, monkeypatch):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.jsonl").write_text("{}\n")
+    (tmp_path / "d" / "b.jsonl").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    found = expand_paths(["d/a.jsonl", "./d/a.jsonl", str(tmp_path / "d" / "a.jsonl"), "d/*.jsonl"])
+    assert len(found) == 2 and sorted(os.path.basename(p) for p in found) == ["a.jsonl", "b.jsonl"]

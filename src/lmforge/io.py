@@ -229,7 +229,17 @@ def expand_paths(patterns: str | list[str]) -> list[str]:
         if not matches:
             raise FileNotFoundError(f"no files match {pattern!r}")
         found.extend(matches)
-    return sorted(dict.fromkeys(found))
+    return unique_paths(found)
+
+
+def unique_paths(paths: list[str]) -> list[str]:
+    """``paths`` sorted, each file once even when spelt twice (``docs/a.jsonl``, ``./docs/a.jsonl``,
+    ``/abs/docs/a.jsonl``): overlapping patterns must not make a stage read a file twice."""
+    first: dict[str, str] = {}
+    for path in paths:
+        key = path if is_remote(path) else os.path.abspath(_local(path))
+        first.setdefault(key, path)
+    return sorted(first.values())
 
 
 class InputError(ValueError):

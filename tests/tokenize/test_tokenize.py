@@ -324,3 +324,12 @@ def test_a_folder_input_takes_only_its_document_files(tmp_path, corpus, tokenize
     assert plain["totals"]["documents_in"] == sum(1 for p in corpus for _ in read_documents(p))
     assert plain["totals"]["rejected"] == 0
     assert [entry["input"] for entry in plain["inputs"]] == sorted(corpus)
+
+
+def test_overlapping_inputs_tokenize_each_file_once(tmp_path, corpus, tokenizer_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    web = sorted(os.path.relpath(p, tmp_path) for p in corpus if "/web/" in p)
+    overlapping = ["documents/web", "./" + web[0], str(tmp_path / web[1])]
+    manifest = tokenize_documents(overlapping, tokenizer_path, str(tmp_path / "t"), progress=False)
+    assert manifest["totals"]["input_files"] == len(web) == 3
+    assert manifest["totals"]["documents_in"] == 3 * 40

@@ -34,6 +34,7 @@ from lmforge.io import (
     join,
     makedirs,
     read_json,
+    unique_paths,
     write_json,
 )
 from lmforge.tokenize import encode as encode_module
@@ -239,7 +240,8 @@ def tokenize_documents(
         raise ValueError("max_tokens_per_file must be positive")
     if on_error not in ("fail", "skip"):
         raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
-    paths = expand_document_paths(inputs if isinstance(inputs, str) else list(inputs))
+    # unique_paths: the same file named by two overlapping --input patterns is tokenized once
+    paths = unique_paths(expand_document_paths(inputs if isinstance(inputs, str) else list(inputs)))
     tok = load_tokenizer(tokenizer)
     n_vocab = vocab_size(tok)
     token_dtype = choose_dtype(dtype, n_vocab)

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 
 from lmforge.config import ConfigError
 from lmforge.documents import OnError, ReadStats, expand_document_paths, read_documents
-from lmforge.io import InputError, write_text
+from lmforge.io import InputError, unique_paths, write_text
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|padding|>"
@@ -73,7 +73,7 @@ def train_tokenizer(
     special tokens. Returns counts so callers can check that every document was read (``documents`` used,
     ``rejected`` skipped with ``on_error="skip"``).
     """
-    files = expand_document_paths(paths if isinstance(paths, str) else list(paths))
+    files = unique_paths(expand_document_paths(paths if isinstance(paths, str) else list(paths)))
     if max_documents is not None and max_documents < 1:
         raise ConfigError("max_documents", f"must be at least 1, got {max_documents}")
     if min_frequency < 0:
