@@ -184,6 +184,17 @@ def test_a_filter_on_an_attribute_no_document_has_is_warned_about(tagged, tmp_pa
     assert json.loads((tmp_path / "out/stats-s.json").read_text())["warnings"] == [warning]
 
 
+def test_a_span_replacement_no_document_has_is_warned_about(tagged, tmp_path, capsys):
+    root, _ = tagged
+    typo = {"span": "pii__p__EMAIL_ADRESS", "replacement": " |||EMAIL_ADDRESS||| "}  # masks nothing
+    right = {"span": "pii__p__EMAIL_ADDRESS", "replacement": " |||EMAIL_ADDRESS||| "}
+    summary = _mix(root, tmp_path, attributes=["pii"], span_replacement=[typo, right])
+    (warning,) = summary["warnings"]
+    assert "span_replacement[0] uses attribute 'pii__p__EMAIL_ADRESS', which no document has" in warning
+    assert "nothing was replaced" in capsys.readouterr().err
+    assert summary["total"]["modified"] == {"spans_replaced": 1}  # the correct rule still applies
+
+
 def test_zstd_input_and_every_output_compression(tmp_path):
     from lmforge.documents import read_documents, write_documents
 

@@ -261,16 +261,25 @@ def _group_files(files: list[str], max_bytes: int) -> list[list[str]]:
 def _unseen_attribute_warnings(
     stream: Any, filters: list[tuple[str, Expression]], results: list[dict[str, Any]]
 ) -> list[str]:
-    """Filter attributes (read by bare name) that no document of the stream carries: likely misspelt."""
+    """Filter attributes (read by bare name) and span-replacement attributes that no document of the
+    stream carries: likely misspelt. A misspelt PII span would leave every address unmasked, silently."""
     if any("attribute_names_seen" not in r for r in results):  # shards finished by an older version
         return []
     seen = {name for r in results for name in r["attribute_names_seen"]}
-    return [
+    where = f"misspelt, or not in the stream's attributes {list(stream.attributes)}?"
+    warnings = [
         f"stream {stream.name!r}: {kind} filter {expression.source!r} reads attribute {name!r}, which no "
-        f"document has (misspelt, or not in the stream's attributes {list(stream.attributes)}?)"
+        f"document has ({where})"
         for kind, expression in filters
         for name in sorted(expression.attribute_names - seen)
     ]
+    warnings += [
+        f"stream {stream.name!r}: span_replacement[{j}] uses attribute {rule.span!r}, which no document has, "
+        f"so nothing was replaced ({where} Taggers write some span attributes only where they find spans.)"
+        for j, rule in enumerate(stream.span_replacement)
+        if rule.span not in seen
+    ]
+    return warnings
 
 
 def run_mix(config: MixConfig, execution: ExecutionConfig) -> dict[str, Any]:
