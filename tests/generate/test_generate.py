@@ -188,6 +188,10 @@ def test_cli_stops_at_the_tokenizers_eos_when_the_configs_is_no_token_of_it(tmp_
     assert main([folder, "--prompt", "w5 w17 w99", "--max-new-tokens", "12", "--json"]) == 0
     tokens = json.loads(capsys.readouterr().out)["tokens"]
     assert tokens == free[: free.index(stop) + 1] and len(tokens) < 12
+    from lmforge.generate import generate_text
+
+    expected_text = tok.decode(tokens, skip_special_tokens=True)
+    assert generate_text(model, tok, "w5 w17 w99", max_new_tokens=12) == [expected_text]
     assert main([folder, "--prompt", "w5 w17 w99", "--max-new-tokens", "12", "--json", "--no-eos"]) == 0
     assert json.loads(capsys.readouterr().out)["tokens"] == free
 
