@@ -103,3 +103,9 @@ def test_depth_and_length_limits():
     assert Expression.parse(grid)({}, {})
     with pytest.raises(ExpressionError, match="longer than"):
         Expression.parse("1 + " * 10_000 + "1")
+
+
+def test_attribute_names_include_literal_keys_of_exists_spans_and_score():
+    parsed = Expression.parse("a__b__c > 1 or exists('x__y__z') or any(s in spans(\"p__q__r\"): s.score > 0)")
+    assert parsed.attribute_names == {"a__b__c", "x__y__z", "p__q__r"}
+    assert Expression.parse("exists(doc.key) and score('k' + 'v') > 0").attribute_names == frozenset()

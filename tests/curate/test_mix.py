@@ -182,6 +182,13 @@ def test_a_filter_on_an_attribute_no_document_has_is_warned_about(tagged, tmp_pa
     assert "'q__g__wrods'" in warning and "no document has" in warning
     assert "q__g__wrods" in capsys.readouterr().err
     assert json.loads((tmp_path / "out/stats-s.json").read_text())["warnings"] == [warning]
+    # a literal key of exists()/spans()/score() is checked too: this typo would keep contaminated documents
+    typo = "exists('q__g__word')"
+    summary = _mix(
+        root, tmp_path / "t", attributes=["q"], filter={"exclude": [typo, "exists('q__g__words')"]}
+    )
+    (warning,) = summary["warnings"]
+    assert "\"exists('q__g__word')\" reads attribute 'q__g__word', which no document has" in warning
 
 
 def test_a_span_replacement_no_document_has_is_warned_about(tagged, tmp_path, capsys):

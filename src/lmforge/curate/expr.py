@@ -436,6 +436,9 @@ class _Parser:
                 self.variables.pop()
             self.take("OP", ")")
             return _quantifier(name, var, source, body)
+        if name in ("exists", "spans", "score") and self.at("STRING") and self.at("OP", ")", offset=1):
+            # a literal key is an attribute the expression reads, like a bare name (checked by the mixer)
+            self.attribute_names.add(self.peek().value)
         args: list[Compiled] = []
         if not self.at("OP", ")"):
             args.append(self.expr())
@@ -497,8 +500,9 @@ class Expression:
 
     source: str
     _fn: Compiled
-    # Attributes read by bare name. One that no document carries makes every comparison on it false, which
-    # is how a misspelt name would silently keep or drop everything; the mixer warns about those.
+    # Attributes read by bare name or as exists/spans/score('literal'). One that no document carries makes
+    # every test on it come out the same, which is how a misspelt name would silently keep or drop
+    # everything (exists('decontam__ngram_overlap__contaminatd') drops nothing); the mixer warns.
     attribute_names: frozenset[str] = frozenset()
 
     @classmethod

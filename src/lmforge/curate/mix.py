@@ -269,7 +269,7 @@ def _unseen_attribute_warnings(
     where = f"misspelt, or not in the stream's attributes {list(stream.attributes)}?"
     warnings = [
         f"stream {stream.name!r}: {kind} filter {expression.source!r} reads attribute {name!r}, which no "
-        f"document has ({where})"
+        f"document has, so the test comes out the same for every document ({where})"
         for kind, expression in filters
         for name in sorted(expression.attribute_names - seen)
     ]
