@@ -11,7 +11,15 @@ import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from lmforge.io import InputError, atomic_write, expand_paths, isdir, iter_lines, parse_json_line
+from lmforge.io import (
+    InputError,
+    atomic_write,
+    expand_paths,
+    isdir,
+    iter_lines,
+    parse_json_line,
+    unique_paths,
+)
 
 OnError = Literal["fail", "skip"]
 
@@ -35,7 +43,7 @@ def expand_document_paths(patterns: str | list[str]) -> list[str]:
                     f"no document files (*.jsonl[.gz|.zst], *.json.gz) in folder {pattern!r}"
                 )
         found.extend(files)
-    return sorted(dict.fromkeys(found))
+    return unique_paths(found)  # overlapping patterns (a folder and a file in it) name a file once
 
 
 @dataclasses.dataclass

@@ -318,3 +318,22 @@ def test_every_step_gives_the_same_bytes_with_one_or_two_processes(corpus, tmp_p
         outputs.append(_files(root))
     assert outputs[0] == outputs[1]
     assert any(name.startswith("mixed/all-") for name in outputs[0])
+
+
+def test_a_file_named_by_two_overlapping_inputs_is_read_once(corpus, tmp_path, monkeypatch):
+    from lmforge.analyze import analyze_corpus
+    from lmforge.documents import expand_document_paths
+
+    monkeypatch.chdir(tmp_path)
+    inputs = [
+        str(corpus / "documents/**/*.jsonl.gz"),
+        "./data/documents/web/part-0.jsonl.gz",
+        "data/documents/web",
+    ]
+    assert len(expand_document_paths(inputs)) == 3
+    summary = run_tag(
+        TagConfig(documents=inputs, taggers=["char_length_v1"]), ExecutionConfig(progress=False)
+    )
+    assert summary["total"]["documents_in"] == 7 and summary["files"] == 3
+    report = analyze_corpus(inputs, None, top_k=0, languages=False, plots=False, progress=False)
+    assert report["totals"]["documents"] == 7
