@@ -54,3 +54,18 @@ def test_task_yaml_runs_through_the_eval_task_loader(tmp_path):
     rows = load_examples(spec.dataset, spec.name)
     assert len(rows) == len(PROSE)
     assert [gold_index(spec, r) for r in rows] == [r["gold"] for r in rows]
+
+
+def test_too_few_distinct_answers_make_no_task_instead_of_hanging(tmp_path):
+    """Three held-out code lines cannot give each example three other answers: the distractor draw used to
+    loop forever (a quickstart with a small --corpus.max_mb_per_source hung in its eval stage)."""
+    from lmforge.pipeline.builtin_tasks import _multiple_choice
+
+    assert _multiple_choice([("a", "x"), ("b", "y"), ("c", "z"), ("d", "x")], 10, seed=0) == []
+    four = _multiple_choice([("a", "w"), ("b", "x"), ("c", "y"), ("d", "z")], 10, seed=0)
+    assert len(four) == 4 and all(sorted(e["choices"]) == ["w", "x", "y", "z"] for e in four)
+    code_dir = tmp_path / "code"
+    write_documents(
+        str(code_dir / "0000.jsonl.gz"), [{"id": "c", "text": "a\nb\nc\nd\nvalue = compute(1, 2)\n"}]
+    )
+    assert write_builtin_tasks([], [str(code_dir)], str(tmp_path / "tasks")) == []

@@ -119,3 +119,38 @@ def test_held_out_split_is_stable_and_near_the_fraction():
     assert 0.035 < len(held) / len(ids) < 0.065
     assert held == [i for i in ids if is_held_out(i, 0.05)]
     assert not any(is_held_out(i, 0.0) for i in ids)
+
+
+def _ids(folder):
+    ids = []
+    for path in sorted(folder.rglob("*.jsonl.gz")) if folder.is_dir() else []:
+        ids += [doc["id"] for _, doc in read_documents(str(path))]
+    return ids
+
+
+def test_every_source_holds_out_a_document_however_small(tmp_path):
+    """With a low cap the id hash can hold out nothing from a source; the quickstart with
+    --corpus.max_mb_per_source=0.05 then failed at tokenize on missing eval/<source> folders."""
+    stats = build_corpus(str(tmp_path / "c"), max_mb_per_source=0.02, eval_fraction=0.05, shard_mb=0.005)
+    for source in SOURCES:
+        held_out = _ids(tmp_path / "c" / "eval" / source)
+        trained = _ids(tmp_path / "c" / "documents" / source)
+        assert len(held_out) == stats.eval_documents[source] >= 1, source
+        assert len(trained) == stats.documents[source] >= 1, source
+        assert not set(held_out) & set(trained)
+    assert len(list((tmp_path / "c" / "documents").rglob("*.jsonl.gz"))) > len(SOURCES)  # several shards
+    # nothing is held out when nothing is asked for
+    none = build_corpus(str(tmp_path / "n"), max_mb_per_source=0.02, eval_fraction=0.0)
+    assert not none.eval_documents and not (tmp_path / "n" / "eval").exists()
+
+
+def test_no_held_out_fraction_means_no_built_in_eval_sources(tmp_path):
+    from lmforge.pipeline.cli import load_pipeline_config
+    from lmforge.pipeline.layout import RunLayout
+    from lmforge.pipeline.stages import eval_documents
+
+    base = {"run_dir": str(tmp_path / "r"), "corpus": {"builtin": "stdlib", "eval_fraction": 0.0}}
+    cfg = load_pipeline_config(None, [], base=base)
+    assert eval_documents(cfg, RunLayout(cfg.run_dir)) == {}
+    cfg = load_pipeline_config(None, ["--corpus.eval_fraction=0.1"], base=base)
+    assert sorted(eval_documents(cfg, RunLayout(cfg.run_dir))) == sorted(SOURCES)

@@ -71,6 +71,10 @@ def _multiple_choice(pairs: list[tuple[str, str]], max_examples: int, seed: int)
     pairs = list(dict.fromkeys(pairs))  # exact repeats would make two "right" answers
     rng.shuffle(pairs)
     answers = [a for _, a in pairs]
+    if len(set(answers)) < N_CHOICES:
+        # too few distinct answers for three distractors each (a tiny held-out split): no task, rather than
+        # drawing distractors forever
+        return []
     examples = []
     for index, (context, answer) in enumerate(pairs[:max_examples]):
         distractors: list[str] = []

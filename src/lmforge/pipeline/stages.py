@@ -27,7 +27,7 @@ def input_documents(cfg: PipelineConfig, layout: RunLayout) -> list[str]:
 def eval_documents(cfg: PipelineConfig, layout: RunLayout) -> dict[str, list[str]]:
     """Held-out documents per source: the built-in corpus's eval split plus ``eval_documents``."""
     out: dict[str, list[str]] = {}
-    if cfg.corpus.builtin == "stdlib":
+    if cfg.corpus.builtin == "stdlib" and cfg.corpus.eval_fraction > 0:  # 0: nothing is held out
         from lmforge.pipeline.stdlib_corpus import SOURCES
 
         for source in SOURCES:

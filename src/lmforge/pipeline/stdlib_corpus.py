@@ -9,8 +9,8 @@ Three sources, so that per-source perplexity means something:
 Everything is deterministic for one installation: files are visited in sorted order, ids are stable
 (``<source>/<relative path>``), ``added``/``created`` come from the interpreter's build date rather than the
 clock, and gzip headers carry no timestamp or file name, so two builds are byte-identical. A stable hash of
-the id sends about ``eval_fraction`` of documents to ``eval/<source>/`` (held out for per-source perplexity);
-the rest go to ``documents/<source>/``.
+the id sends about ``eval_fraction`` of documents to ``eval/<source>/`` (held out for per-source perplexity;
+at least one per source when ``eval_fraction`` > 0); the rest go to ``documents/<source>/``.
 """
 
 from __future__ import annotations
@@ -206,12 +206,14 @@ def build_corpus(
     buffer_bytes: dict[tuple[str, str], int] = {}
     shard_index: dict[tuple[str, str], int] = {}
 
-    def flush(key: tuple[str, str]) -> None:
+    def flush(key: tuple[str, str], keep_last: bool = False) -> None:
         split, source = key
         index = shard_index.get(key, 0)
-        _write_gzip_jsonl(os.path.join(output_dir, split, source, f"{index:04d}.jsonl.gz"), buffers[key])
+        docs = buffers[key][:-1] if keep_last else buffers[key]
+        _write_gzip_jsonl(os.path.join(output_dir, split, source, f"{index:04d}.jsonl.gz"), docs)
         shard_index[key] = index + 1
-        buffers[key], buffer_bytes[key] = [], 0
+        buffers[key] = buffers[key][-1:] if keep_last else []
+        buffer_bytes[key] = sum(len(d["text"].encode("utf-8")) for d in buffers[key])
 
     for doc in iter_documents(root, stats, budget):
         source = doc["source"]
@@ -224,8 +226,21 @@ def build_corpus(
         key = (split, source)
         buffers.setdefault(key, []).append(doc)
         buffer_bytes[key] = buffer_bytes.get(key, 0) + size
-        if buffer_bytes[key] >= shard_mb * 1e6:
-            flush(key)
+        if buffer_bytes[key] >= shard_mb * 1e6 and len(buffers[key]) > 1:
+            # a training shard keeps back its last document: it may still be needed as a held-out one below
+            flush(key, keep_last=split == "documents")
+    if eval_fraction > 0:
+        # A small source (a low max_mb_per_source) can draw no held-out document at all by the hash; every
+        # source gets at least one (its last training document), so per-source perplexity has data for
+        # each source and the held-out folders the later stages read exist.
+        for source in sorted(stats.documents):
+            train_docs = buffers.get(("documents", source)) or []
+            if stats.eval_documents.get(source) or stats.documents[source] < 2 or not train_docs:
+                continue
+            moved = train_docs.pop()
+            buffers.setdefault(("eval", source), []).append(moved)
+            stats.documents[source] -= 1
+            stats.eval_documents[source] = 1
     for key, docs in sorted(buffers.items()):
         if docs:
             flush(key)
