@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from lmforge.config import load_yaml
 from lmforge.pipeline.cli import check_train_section, load_pipeline_config
@@ -45,3 +48,29 @@ def test_results_printout_puts_loss_next_to_unigram_entropy(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "stdlib-code    loss  3.500" in out and "unigram entropy  6.000   gap +2.500" in out
     assert "task stdlib_docstrings  acc 0.410" in out
+
+
+@pytest.mark.slow
+def test_quickstart_command_end_to_end_on_a_tiny_budget(tmp_path, capsys):
+    """`lmforge quickstart --output DIR --minutes M` itself (the README's command), shrunk by overrides:
+    the minutes become a probed step plan, every stage runs, and the printout puts each source's held-out
+    loss next to its unigram entropy."""
+    from lmforge.cli import main
+
+    out = str(tmp_path / "qs")
+    tiny = ["--corpus.max_mb_per_source=0.03", "--tokenizer.vocab_size=512", "--train.model.d_model=32",
+            "--train.model.n_heads=2", "--train.model.mlp_hidden_size=64", "--train.data.seq_len=32",
+            "--eval.limit=6", "--eval.max_documents_per_source=2", "--export.max_new_tokens=4"]  # fmt: skip
+    assert main(["quickstart", "--output", out, "--minutes", "0.03", *tiny]) == 0
+    printed = capsys.readouterr().out
+    plan = json.loads((tmp_path / "qs" / "train_plan.json").read_text())
+    assert plan["budget_seconds"] == pytest.approx(1.8) and plan["max_steps"] >= 10
+    stages = json.loads((tmp_path / "qs" / "pipeline_manifest.json").read_text())["stages"]
+    assert all(r["status"] == "done" for r in stages.values()) and len(stages) == 9
+    assert stages["train"]["summary"]["steps"] == plan["max_steps"]
+    for source in ("stdlib-code", "stdlib-docs", "python-topics", "all"):
+        assert re.search(rf"\n  {source} +loss +[\d.]+ \(ppl +[\d.]+\) +unigram entropy +[\d.]+", printed), (
+            source
+        )
+    assert f"report:      {out}/report/report.html" in printed
+    assert (tmp_path / "qs" / "hf" / "README.md").is_file()
