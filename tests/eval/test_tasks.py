@@ -138,3 +138,41 @@ def test_group_breakdown_keys(lmforge_model_dir, data_dir):
     results, _ = evaluate_tasks(model, tok, ["mmlu:rc", "mmlu_anatomy"], data_dir, progress=False)
     assert {"mmlu:rc", "mmlu_abstract_algebra:rc", "mmlu_anatomy:rc", "mmlu_anatomy"} == set(results)
     assert results["mmlu_anatomy"]["num_examples"] == 1
+
+
+def test_without_a_data_dir_tasks_load_from_the_hub_by_name(monkeypatch, mmlu_rows, lmforge_model_dir):
+    """No network here: `datasets.load_dataset` is replaced by a recorder, which checks that each task asks
+    the hub for lm-eval's dataset, config and split (eval and few-shot), and that the rows flow through."""
+    datasets = pytest.importorskip("datasets")
+    import lmforge
+    from lmforge.eval.downstream import evaluate_tasks
+    from lmforge.eval.tokenizer import load_eval_tokenizer
+
+    arc = [{"id": f"a{i}", "question": f"Which {i}?", "answerKey": "B",
+            "choices": {"text": ["no", "yes", "maybe"], "label": ["A", "B", "C"]}} for i in range(3)]  # fmt: skip
+    hub = {
+        ("allenai/ai2_arc", "ARC-Easy", "validation"): arc,
+        ("allenai/ai2_arc", "ARC-Easy", "train"): arc[::-1],
+        ("cais/mmlu", "all", "test"): mmlu_rows["test"],
+        ("cais/mmlu", "all", "dev"): mmlu_rows["dev"],
+    }
+    asked = []
+
+    def load_dataset(path, name=None, split=None):
+        asked.append((path, name, split))
+        return hub[(path, name, split)]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    model, tok = lmforge.load_model(lmforge_model_dir), load_eval_tokenizer(lmforge_model_dir)
+    results, records = evaluate_tasks(model, tok, ["arc_easy", "mmlu_anatomy"], num_fewshot=1, progress=False)
+    assert asked == [
+        ("allenai/ai2_arc", "ARC-Easy", "validation"),
+        ("allenai/ai2_arc", "ARC-Easy", "train"),
+        ("cais/mmlu", "all", "test"),
+        ("cais/mmlu", "all", "dev"),
+    ]
+    assert results["arc_easy"]["num_examples"] == 3 and results["mmlu_anatomy"]["num_examples"] == 1
+    anatomy = next(r for r in records if r["task"] == "mmlu_anatomy")
+    assert (
+        "Bones?" in anatomy["contexts"][0] and "1 + 1" not in anatomy["contexts"][0]
+    )  # dev shot, same subject
