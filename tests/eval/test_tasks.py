@@ -176,3 +176,24 @@ def test_without_a_data_dir_tasks_load_from_the_hub_by_name(monkeypatch, mmlu_ro
     assert (
         "Bones?" in anatomy["contexts"][0] and "1 + 1" not in anatomy["contexts"][0]
     )  # dev shot, same subject
+
+
+def test_olmes_variants_add_pmi_with_the_answer_prompt(lmforge_model_dir, data_dir):
+    """OLMES scores ARC-Challenge, OpenBookQA and CommonsenseQA with PMI: log p(choice | question) minus
+    log p(choice | "Answer:"); the unconditional scores are real log-likelihoods of that pair."""
+    import lmforge
+    from lmforge.eval.downstream import PairEncoder, evaluate_tasks
+    from lmforge.eval.scoring import Scorer
+    from lmforge.eval.tokenizer import load_eval_tokenizer
+
+    for name in ("arc_challenge:olmes", "openbookqa:olmes", "commonsense_qa:olmes"):
+        spec = get_task(name)
+        assert "acc_uncond" in spec.metrics and spec.uncond_context == "Answer:"
+    assert "acc_uncond" not in get_task("arc_challenge").metrics  # the lm-eval default stays as it is
+    model, tok = lmforge.load_model(lmforge_model_dir), load_eval_tokenizer(lmforge_model_dir)
+    results, records = evaluate_tasks(model, tok, ["arc_challenge:olmes"], data_dir, progress=False)
+    assert set(results["arc_challenge:olmes"]) >= {"acc", "acc_norm", "acc_uncond"}
+    first = records[0]
+    pairs = PairEncoder(tok).encode_pairs([("Answer:", c) for c in first["continuations"]])
+    expected = [s.logprob for s in Scorer(model, 64, progress=False).score(pairs)]
+    assert first["uncond_loglikelihoods"] == pytest.approx(expected, abs=1e-5)
