@@ -82,3 +82,16 @@ def test_validation_names_the_field_and_rule(make_config):
         validate_for_world(config, 4)
     with pytest.raises(ConfigError, match=r"^strategy: single runs one process"):
         validate_for_world(config, 2)
+
+
+def test_evaluator_names(make_config):
+    from lmforge.config import ConfigError
+
+    downstream = {"kind": "downstream", "tasks": ["copa"]}
+    make_config(evaluators=[downstream, {**downstream, "name": "five_shot", "num_fewshot": 5}])  # valid
+    with pytest.raises(ConfigError, match=r"^evaluators\[0\].name: is required"):
+        make_config(evaluators=[{"kind": "ppl_docs", "paths": ["x"], "max_seq_len": 8}])
+    with pytest.raises(ConfigError, match=r"^evaluators\[1\].name: must be unique \(two unnamed downstream"):
+        make_config(evaluators=[downstream, downstream])
+    with pytest.raises(ConfigError, match=r"^evaluators\[0\].name: must be a non-empty string"):
+        make_config(evaluators=[{**downstream, "name": ""}])

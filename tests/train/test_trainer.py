@@ -211,7 +211,7 @@ def test_train_raises_when_stopped(make_config):
         train(config, trainer_cls=NaNAt)
 
 
-def test_inloop_document_perplexity_and_wandb_offline(make_config, tmp_path):
+def test_inloop_perplexity_and_unnamed_downstream_and_wandb_offline(make_config, tmp_path):
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     tokenizer = Tokenizer(models.WordLevel({f"w{i}": i for i in range(256)}, unk_token="w0"))
@@ -233,13 +233,23 @@ def test_inloop_document_perplexity_and_wandb_offline(make_config, tmp_path):
         model={"eos_token_id": 255, "pad_token_id": 0},  # the eval prefix token must be in the vocabulary
         tokenizer=str(tmp_path / "tokenizer.json"),
         eval_interval=2,
-        evaluators=[{"name": "docs", "kind": "ppl_docs", "paths": [str(docs)], "max_seq_len": 32}],
+        evaluators=[
+            {"name": "docs", "kind": "ppl_docs", "paths": [str(docs)], "max_seq_len": 32},
+            # unnamed: its keys are the eval/<task>/<metric>
+            {"kind": "downstream", "tasks": ["copa"], "data_dir": str(tmp_path), "max_seq_len": 32},
+        ],
         wandb={"project": "lmforge-test", "mode": "offline"},
     )
+    copa = [
+        {"premise": f"w{i} w{i + 1}.", "choice1": f"w{i + 2}.", "choice2": f"w{i + 3} w4.", "question": q, "label": i % 2}
+        for i, q in enumerate(["cause", "effect", "cause"])
+    ]  # fmt: skip
+    (tmp_path / "copa.validation.jsonl").write_text("".join(json.dumps(row) + "\n" for row in copa))
     result = train(config)
     with open(os.path.join(result.save_folder, "metrics.jsonl")) as f:
         last = [json.loads(line) for line in f][-1]
     assert last["eval/docs/all/loss"] > 0 and last["eval/docs/all/token_perplexity"] > 1
+    assert last["eval/copa/acc"] in (0.0, 1 / 3, 2 / 3, 1.0)  # 3 examples
     assert any(
         name.startswith("offline-run") for name in os.listdir(os.path.join(result.save_folder, "wandb"))
     )

@@ -70,12 +70,12 @@ class DownstreamEvaluator:
         from lmforge.eval.downstream import prepare_tasks
         from lmforge.eval.tasks.registry import get_task
 
-        self.name = str(cfg["name"])
+        self.name = str(cfg.get("name") or "")  # "": the trainer logs eval/<task>/<metric>
         tasks = cfg.get("tasks") or []
         if isinstance(tasks, str):
             tasks = [t.strip() for t in tasks.split(",") if t.strip()]
         if not tasks:
-            raise ConfigError(f"evaluators.{self.name}.tasks", "list at least one task")
+            raise ConfigError(f"evaluators.{self.name or 'downstream'}.tasks", "list at least one task")
         for task in tasks:
             get_task(task)  # unknown tasks fail now, not at the first evaluation
         self.batch_size = int(cfg.get("batch_size", 16))
@@ -168,13 +168,14 @@ def _check_keys(cfg: dict[str, Any], name: str, kind: Any) -> None:
 def build_inloop_evaluator(
     cfg: dict[str, Any], tokenizer_path: str | None
 ) -> DownstreamEvaluator | PerplexityEvaluator:
-    name = cfg.get("name")
-    if not name:
-        raise ConfigError("evaluators.name", "each evaluator needs a name")
     kind = cfg.get("kind")
-    _check_keys(cfg, str(name), kind)
+    name = cfg.get("name")
+    if not name and kind != "downstream":  # unnamed downstream metrics are eval/<task>/<metric>
+        raise ConfigError("evaluators.name", "each evaluator needs a name")
+    label = str(name or kind)  # how error messages name it
+    _check_keys(cfg, label, kind)
     if tokenizer_path is None:
-        raise ConfigError(f"evaluators.{name}", "in-loop evaluation needs the run's tokenizer path")
+        raise ConfigError(f"evaluators.{label}", "in-loop evaluation needs the run's tokenizer path")
     tokenizer = load_eval_tokenizer(None, tokenizer_path, cfg.get("prefix_token_id"))
     if "eos_token_id" in cfg:
         tokenizer.eos_id = int(cfg["eos_token_id"])

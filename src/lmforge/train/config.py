@@ -163,11 +163,21 @@ class TrainConfig:
                 f"must be global_batch_size / 2^k ({warm} does not double to {self.global_batch_size})",
             )
         for i, ev in enumerate(self.evaluators):
-            require(isinstance(ev.get("name"), str), f"evaluators[{i}].name", "is required")
             require(isinstance(ev.get("kind"), str), f"evaluators[{i}].kind", "is required")
+            # A downstream evaluator may go unnamed: its metrics are then eval/<task>/<metric> (e.g.
+            # eval/arc_easy/acc), the task names being keys enough; every other kind needs a name.
+            named = isinstance(ev.get("name"), str) and bool(ev["name"])
+            require(named or ev.get("kind") == "downstream", f"evaluators[{i}].name", "is required")
+            require(named or "name" not in ev, f"evaluators[{i}].name", "must be a non-empty string")
         for i, ev in enumerate(self.evaluators):
             for j in range(i):
-                require(ev["name"] != self.evaluators[j]["name"], f"evaluators[{i}].name", "must be unique")
+                require(
+                    ev.get("name") != self.evaluators[j].get("name"),
+                    f"evaluators[{i}].name",
+                    "must be unique (two unnamed downstream evaluators would write the same keys)"
+                    if ev.get("name") is None
+                    else "must be unique",
+                )
 
 
 def validate_for_world(config: TrainConfig, world_size: int) -> None:

@@ -356,11 +356,11 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ eval
 
     def evaluate(self) -> dict[str, float]:
-        """Run every evaluator; results as ``eval/<name>/<metric>``. The training data and RNG are untouched."""
+        """Run every evaluator; results as ``eval/<name>/<metric>`` (``eval/<metric>`` for an unnamed one). The training data and RNG are untouched."""
         results: dict[str, float] = {}
         for evaluator in self.evaluators:
             for metric, value in evaluator(self.model).items():
-                results[f"eval/{evaluator.name}/{metric}"] = float(value)
+                results["/".join(filter(None, ("eval", evaluator.name, metric)))] = float(value)
         self.model.train()
         return results
 
