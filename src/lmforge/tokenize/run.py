@@ -10,13 +10,11 @@ records the result, so a rerun after a kill skips finished inputs and redoes onl
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import glob
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -37,8 +35,8 @@ from lmforge.io import (
     unique_paths,
     write_json,
 )
-from lmforge.tokenize import encode as encode_module
-from lmforge.tokenize.encode import Batch, EncodedBatch, Encoder, encode_in_worker, init_worker
+from lmforge.tokenize.encode import Batch, EncodedBatch, Encoder
+from lmforge.tokenize.parallel import encode_in_order
 from lmforge.tokenize.tokenizer import (
     eos_token_id,
     load_tokenizer,
@@ -358,47 +356,13 @@ def _run_pipeline(
             for item in stream:
                 consume(encoder.encode(item) if isinstance(item, Batch) else item)
         else:
-            _run_parallel(stream, consume, (tok, eos, token_dtype, settings["strip_whitespace"]), processes)
+            encode_in_order(stream, consume, (tok, eos, token_dtype, settings["strip_whitespace"]), processes)
     except BaseException:
         for state in open_files.values():
             state.writer.abort()
         raise
     finally:
         bar.close()
-
-
-def _run_parallel(stream, consume, encoder_args: tuple[Any, ...], processes: int) -> None:
-    """Encode batches in a pool, consuming results in input order, with a bounded number in flight."""
-    tok, *rest = encoder_args
-    if "fork" in multiprocessing.get_all_start_methods():
-        # Forked workers inherit a ready encoder: no per-worker tokenizer parsing (~0.25 CPU-s each for a
-        # 50k vocabulary). Safe: this process has not encoded anything, so no Rust thread pool exists yet.
-        encode_module._WORKER_ENCODER = Encoder(tok, *rest)
-        pool_cm = multiprocessing.get_context("fork").Pool(processes)
-    else:
-        pool_cm = multiprocessing.get_context("spawn").Pool(
-            processes, initializer=init_worker, initargs=(tok.to_str(), *rest)
-        )
-    in_flight: collections.deque = collections.deque()
-    limit = 2 * processes + 2
-    try:
-        with pool_cm as pool:
-            for item in stream:
-                if isinstance(item, Batch):
-                    in_flight.append(pool.apply_async(encode_in_worker, (item,)))
-                else:
-                    in_flight.append(item)
-                while len(in_flight) > limit:
-                    _consume_next(in_flight, consume)
-            while in_flight:
-                _consume_next(in_flight, consume)
-    finally:
-        encode_module._WORKER_ENCODER = None
-
-
-def _consume_next(in_flight: collections.deque, consume) -> None:
-    head = in_flight.popleft()
-    consume(head if isinstance(head, _EndOfFile) else head.get())
 
 
 def _manifest(
