@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import time
 
 import pytest
 
@@ -107,7 +109,13 @@ def test_cli_train(tmp_path, capsys):
 
 def test_hub_names_are_fetched_with_huggingface_hub(tokenizer_path, monkeypatch):
     import huggingface_hub
+    from huggingface_hub import constants
 
+    import lmforge.tokenize.tokenizer as tokenizer_module
+
+    # online as far as lmforge can tell (the suite sets HF_HUB_OFFLINE), yet no network: the download is faked
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(tokenizer_module, "_hub_unreachable", lambda endpoint: None)
     asked = []
 
     def fake_download(repo_id: str, filename: str) -> str:
@@ -128,6 +136,49 @@ def test_hub_names_are_fetched_with_huggingface_hub(tokenizer_path, monkeypatch)
     # the name the user typed leads the message (the hub's own text alone does not say which)
     with pytest.raises(FileNotFoundError, match=r"^allenai/OLMo-1B-hf: not a local .*local cache\.\)$"):
         load_tokenizer("allenai/OLMo-1B-hf")
+
+
+def _closed_local_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_hub_fails_fast_and_falls_back_to_the_cache(tokenizer_path, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    # a hub that refuses connections (a closed port on this machine: no network needed), an empty cache
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{_closed_local_port()}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    started = time.monotonic()
+    with pytest.raises(FileNotFoundError, match=r"^someorg/missing: .*127\.0\.0\.1:\d+\) cannot be reached"):
+        load_tokenizer("someorg/missing")
+    # huggingface_hub alone retries with back-off for ~25 s before giving up
+    assert time.monotonic() - started < 5
+    # a tokenizer downloaded earlier is used from the cache (huggingface_hub's layout: refs -> snapshot)
+    snapshot = cache / "models--someorg--cached" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    shutil.copy(tokenizer_path, snapshot / "tokenizer.json")
+    (cache / "models--someorg--cached" / "refs").mkdir()
+    (cache / "models--someorg--cached" / "refs" / "main").write_text("0" * 40)
+    assert tokenizer_sha256("someorg/cached") == tokenizer_sha256(tokenizer_path)
+
+
+def test_hf_hub_offline_asks_only_the_cache(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    import lmforge.tokenize.tokenizer as tokenizer_module
+
+    def no_probe(endpoint):
+        raise AssertionError("HF_HUB_OFFLINE: the hub must not be contacted")
+
+    monkeypatch.setattr(tokenizer_module, "_hub_unreachable", no_probe)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(FileNotFoundError, match=r"^someorg/missing: .*HF_HUB_OFFLINE is set"):
+        load_tokenizer("someorg/missing")
 
 
 def test_special_ids_for_keeps_fitting_ids_and_replaces_the_others():

@@ -19,6 +19,7 @@ from lmforge.io import InputError, exists, is_remote, join, open_file
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "<|im_end|>", "[SEP]")
 PAD_CANDIDATES = ("<|padding|>", "<|pad|>", "<pad>", "[PAD]")
 HUB_NAME = re.compile(r"[\w.-]+(/[\w.-]+)?")  # "gpt2", "allenai/OLMo-1B-hf"
+HUB_PROBE_TIMEOUT_S = 5.0  # one request that tells whether the hub answers at all
 
 
 def resolve_tokenizer_file(path_or_name: str) -> str:
@@ -37,20 +38,47 @@ def resolve_tokenizer_file(path_or_name: str) -> str:
         raise FileNotFoundError(f"{path_or_name}: no tokenizer.json in this folder")
     if not HUB_NAME.fullmatch(path_or_name) or path_or_name.endswith(".json"):
         raise FileNotFoundError(f"{path_or_name}: no such tokenizer file or folder")
+    return _download_from_hub(path_or_name)
+
+
+def _download_from_hub(name: str) -> str:
     try:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import constants, hf_hub_download
     except ModuleNotFoundError:
         raise FileNotFoundError(
-            f"{path_or_name}: not a local tokenizer, and huggingface_hub (lmforge[hf]) is not installed"
+            f"{name}: not a local tokenizer, and huggingface_hub (lmforge[hf]) is not installed"
         ) from None
+    # huggingface_hub retries a connection that fails with back-off (about 25 s) before it looks in its cache:
+    # with HF_HUB_OFFLINE set, or a hub that one request shows unreachable, the cache is the only place asked.
+    offline = bool(constants.HF_HUB_OFFLINE)
+    unreachable = None if offline else _hub_unreachable(constants.ENDPOINT)
     try:
-        return hf_hub_download(repo_id=path_or_name, filename="tokenizer.json")
+        if offline or unreachable:
+            return hf_hub_download(repo_id=name, filename="tokenizer.json", local_files_only=True)
+        return hf_hub_download(repo_id=name, filename="tokenizer.json")
     except OSError as err:  # offline, no such repository, no tokenizer.json in it (all OSErrors)
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise FileNotFoundError(
-            f"{path_or_name}: not a local tokenizer file or folder, and no tokenizer.json could be fetched "
-            f"from the Hugging Face hub ({reason})"
-        ) from None
+        if offline:
+            why = "HF_HUB_OFFLINE is set and the hub cache holds no tokenizer.json for it"
+        elif unreachable:
+            why = (
+                f"the Hugging Face hub ({constants.ENDPOINT}) cannot be reached ({unreachable}) and the hub "
+                "cache holds no tokenizer.json for it"
+            )
+        else:
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            why = f"no tokenizer.json could be fetched from the Hugging Face hub ({reason})"
+        raise FileNotFoundError(f"{name}: not a local tokenizer file or folder, and {why}") from None
+
+
+def _hub_unreachable(endpoint: str) -> str | None:
+    """Why ``endpoint`` does not answer one request (no retries), or None when it answers at all."""
+    from huggingface_hub import get_session  # its proxies, certificates and headers, as the download uses
+
+    try:
+        get_session().head(endpoint, timeout=HUB_PROBE_TIMEOUT_S)
+    except Exception as err:  # requests or httpx, by huggingface_hub version: no common base but Exception
+        return str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    return None
 
 
 def load_tokenizer(path_or_name: str) -> Tokenizer:
