@@ -191,6 +191,20 @@ def test_writes_json_markdown_html_and_plots(corpus, tmp_path):
     assert not os.path.exists(out / "_work")
 
 
+def test_report_without_plots_shows_no_images_and_links_plots_rather_than_embedding(corpus, tmp_path):
+    out = tmp_path / "report"
+    analyze_corpus(str(corpus), str(out), fast_options())
+    html, markdown = (out / "report.html").read_text(), (out / "report.md").read_text()
+    assert "<img" not in html and "![" not in markdown and not (out / "plots").exists()
+    assert '<a href="#sources">Sources</a>' in html and '<h2 id="sources">Sources</h2>' in html
+    assert markdown.startswith("# Corpus analysis\n\n`") and "<nav>" not in markdown
+
+    with_plots = tmp_path / "with_plots"
+    analyze_corpus(str(corpus), str(with_plots), fast_options(plots=True))
+    html = (with_plots / "report.html").read_text()
+    assert '<img alt="Sources" src="plots/sizes.png">' in html and "data:image" not in html
+
+
 def test_remote_output_through_fsspec(corpus):
     import fsspec
 

@@ -7,7 +7,6 @@ import os
 
 from lmforge.cli import main as lmforge_main
 from lmforge.report.collect import collect, compute_summary, read_metrics
-from lmforge.report.document import Code, Heading, Paragraph, Table, fmt, to_html, to_markdown
 
 
 def _write(path, obj):
@@ -117,20 +116,6 @@ def test_report_command_writes_markdown_html_figures_and_model_card(tmp_path):
     for expected in ("## Data provenance", "## Code", "## Training settings", "## Evaluation", "OlmoForCausalLM",
                      "AutoModelForCausalLM.from_pretrained", "stdlib-code"):  # fmt: skip
         assert expected in card, expected
-
-
-def test_documents_escape_html_and_markdown_tables():
-    blocks = [
-        Heading("Title <script>"),
-        Paragraph("a **bold** word"),
-        Table(["k", "v"], [["a|b", 1234567], ["x", 0.000012]]),
-        Code("<b>not bold</b>"),
-    ]
-    html = to_html(blocks, "t")
-    assert "&lt;script&gt;" in html and "<b>bold</b>" in html and "&lt;b&gt;not bold&lt;/b&gt;" in html
-    md = to_markdown(blocks)
-    assert "| a\\|b | 1,234,567 |" in md and "1.2e-05" in md
-    assert fmt(None) == "-" and fmt(True) == "yes" and fmt(2.5) == "2.5"
 
 
 def test_collect_tolerates_an_empty_run(tmp_path):

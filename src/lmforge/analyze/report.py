@@ -1,7 +1,7 @@
 """Write an analysis report as ``report.json``, ``report.md`` and ``report.html`` with ``plots/*.png``.
 
-This module decides what a person sees (sections built from the report dict); :mod:`lmforge.analyze.render`
-turns the sections into Markdown and HTML, and :mod:`lmforge.analyze.plots` draws the PNGs.
+This module decides what a person sees (sections of blocks built from the report dict); :mod:`lmforge.render`
+turns the blocks into Markdown and HTML, and :mod:`lmforge.analyze.plots` draws the PNGs.
 """
 
 from __future__ import annotations
@@ -9,8 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from lmforge.analyze.plots import PLOTS
-from lmforge.analyze.render import Section, Table, render_html, render_markdown
 from lmforge.io import atomic_write, join, write_json, write_text
+from lmforge.render import (
+    ANALYSIS_CSS,
+    Block,
+    Cards,
+    Contents,
+    Heading,
+    Image,
+    Paragraph,
+    Table,
+    to_html,
+    to_markdown,
+)
 
 
 def _mb(n_bytes: int) -> str:
@@ -34,7 +45,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%" if x < 0.1 and x > 0 else f"{100 * x:.1f}%"
 
 
-def _overview(report: dict[str, Any]) -> Section:
+def _overview(report: dict[str, Any]) -> list[Block]:
     totals, read = report["totals"], report["read"]
     cards = [
         ("documents", _num(totals["documents"])),
@@ -64,10 +75,10 @@ def _overview(report: dict[str, Any]) -> Section:
         f"{_num(read['files'])} files, {_num(read['lines'])} lines read: {_num(read['documents'])} documents, "
         f"{_num(read['rejected'])} rejected (bad JSON, missing text, truncated files)."
     )
-    return Section("Overview", [("cards", cards), text], "overview")
+    return [Heading("Overview", 2, "overview"), Cards(cards), Paragraph(text)]
 
 
-def _sources_section(report: dict[str, Any]) -> Section:
+def _sources_section(report: dict[str, Any]) -> list[Block]:
     dups = report.get("duplicates", {})
     headers = [
         "source",
@@ -110,21 +121,18 @@ def _sources_section(report: dict[str, Any]) -> Section:
                 _pct(para_rate) if para_rate is not None else "–",
             ]
         )
-    return Section(
-        "Sources",
-        [
-            Table(
-                headers,
-                rows,
-                "Duplicate rates here count copies within the source; see Duplicates for copies across sources.",
-            ),
-            ("image", "plots/sizes.png"),
-        ],
-        "sources",
-    )
+    return [
+        Heading("Sources", 2, "sources"),
+        Table(
+            headers,
+            rows,
+            "Duplicate rates here count copies within the source; see Duplicates for copies across sources.",
+        ),
+        Image("plots/sizes.png", "Sources"),
+    ]
 
 
-def _lengths_section(report: dict[str, Any]) -> Section:
+def _lengths_section(report: dict[str, Any]) -> list[Block]:
     rows = []
     for metric, summary in report["totals"]["lengths"].items():
         p = summary["percentiles"]
@@ -142,31 +150,33 @@ def _lengths_section(report: dict[str, Any]) -> Section:
         rows,
         "Percentiles within 0.5 % (log-bucketed histogram); min, max and mean are exact.",
     )
-    return Section("Document lengths", [table, ("image", "plots/lengths.png")], "lengths")
+    return [Heading("Document lengths", 2, "lengths"), table, Image("plots/lengths.png", "Document lengths")]
 
 
-def _languages_section(report: dict[str, Any]) -> Section:
+def _languages_section(report: dict[str, Any]) -> list[Block]:
     rows = [
         [i["value"], _num(i["count"]), _pct(i["share"]), _mb(i["bytes"])]
         for i in report["totals"]["languages"][:15]
     ]
-    return Section(
-        "Languages",
-        [
-            "Main language of each document, by CLD2 (the curation taggers' `detect_language`); `un` = unreliable or unknown.",
-            Table(["language", "documents", "share", "text"], rows),
-            ("image", "plots/languages.png"),
-        ],
-        "languages",
-    )
+    return [
+        Heading("Languages", 2, "languages"),
+        Paragraph(
+            "Main language of each document, by CLD2 (the curation taggers' `detect_language`); `un` = unreliable or unknown."
+        ),
+        Table(["language", "documents", "share", "text"], rows),
+        Image("plots/languages.png", "Languages"),
+    ]
 
 
-def _urls_section(report: dict[str, Any]) -> Section:
+def _urls_section(report: dict[str, Any]) -> list[Block]:
     urls = report["totals"]["urls"]
     total = report["totals"]["documents"]
-    blocks: list[Any] = [
-        f"{_num(urls['documents_with_url'])} of {_num(total)} documents have `metadata.url` "
-        f"({_num(urls['distinct_domains'])} distinct hosts, {_num(urls['invalid'])} unparseable)."
+    blocks: list[Block] = [
+        Heading("URLs", 2, "urls"),
+        Paragraph(
+            f"{_num(urls['documents_with_url'])} of {_num(total)} documents have `metadata.url` "
+            f"({_num(urls['distinct_domains'])} distinct hosts, {_num(urls['invalid'])} unparseable)."
+        ),
     ]
     if urls["documents_with_url"]:
         blocks.append(
@@ -187,11 +197,11 @@ def _urls_section(report: dict[str, Any]) -> Section:
                 [[i["value"], _num(i["count"]), _pct(i["share"])] for i in urls["tlds"][:10]],
             )
         )
-        blocks.append(("image", "plots/domains.png"))
-    return Section("URLs", blocks, "urls")
+        blocks.append(Image("plots/domains.png", "URLs"))
+    return blocks
 
 
-def _duplicates_section(report: dict[str, Any]) -> Section:
+def _duplicates_section(report: dict[str, Any]) -> list[Block]:
     dups = report["duplicates"]
     overall = [
         [
@@ -218,10 +228,13 @@ def _duplicates_section(report: dict[str, Any]) -> Section:
                 _pct(para["cross_share"]),
             ]
         )
-    blocks: list[Any] = [
-        "Exact duplicates by xxh3-64 of the text (documents) and of each non-blank line (paragraphs). "
-        "*Rate* = share of items that are a further copy of one seen before; *in other sources* = share of a "
-        "source's items whose text also occurs in another source.",
+    blocks: list[Block] = [
+        Heading("Duplicates", 2, "duplicates"),
+        Paragraph(
+            "Exact duplicates by xxh3-64 of the text (documents) and of each non-blank line (paragraphs). "
+            "*Rate* = share of items that are a further copy of one seen before; *in other sources* = share of "
+            "a source's items whose text also occurs in another source."
+        ),
         Table(["", "items", "distinct", "extra copies", "rate", "bytes in extra copies"], overall),
         Table(
             [
@@ -235,7 +248,7 @@ def _duplicates_section(report: dict[str, Any]) -> Section:
             ],
             per_source,
         ),
-        ("image", "plots/duplicates.png"),
+        Image("plots/duplicates.png", "Duplicates"),
     ]
     for kind in ("documents", "paragraphs"):
         top = dups[kind]["top"]
@@ -250,12 +263,15 @@ def _duplicates_section(report: dict[str, Any]) -> Section:
                 for g in top
             ]
             blocks.append(Table(["copies", "sources", "first id", "text"], rows, f"Most duplicated {kind}"))
-    return Section("Duplicates", blocks, "duplicates")
+    return blocks
 
 
-def _ngrams_section(report: dict[str, Any]) -> Section:
-    blocks: list[Any] = [
-        "Word n-grams over lower-cased `\\w+` words. Candidates come from a count-min sketch per shard; the counts shown are exact (second pass)."
+def _ngrams_section(report: dict[str, Any]) -> list[Block]:
+    blocks: list[Block] = [
+        Heading("Most common n-grams", 2, "ngrams"),
+        Paragraph(
+            "Word n-grams over lower-cased `\\w+` words. Candidates come from a count-min sketch per shard; the counts shown are exact (second pass)."
+        ),
     ]
     sizes = list(report["ngrams"])
     headers = ["#"]
@@ -270,10 +286,10 @@ def _ngrams_section(report: dict[str, Any]) -> Section:
         rows.append(row)
     totals = ", ".join(f"{_num(report['ngrams'][n]['total'])} {n}-grams" for n in sizes)
     blocks.append(Table(headers, rows, f"Of {totals} in all; shares are in report.json."))
-    return Section("Most common n-grams", blocks, "ngrams")
+    return blocks
 
 
-def _pii_section(report: dict[str, Any]) -> Section:
+def _pii_section(report: dict[str, Any]) -> list[Block]:
     rows = []
     for name, s in [*sorted(report["sources"].items()), ("all", report["totals"])]:
         pii = s["pii"]
@@ -284,14 +300,13 @@ def _pii_section(report: dict[str, Any]) -> Section:
                 *(_pii_cell(pii[k]) for k in ("email", "phone", "ip")),
             ]
         )
-    return Section(
-        "Personal information",
-        [
-            "Matches of the curation PII regexes (`find_pii`), and (in brackets) the documents containing them.",
-            Table(["source", "documents", "e-mails", "phone numbers", "IPv4 addresses"], rows),
-        ],
-        "pii",
-    )
+    return [
+        Heading("Personal information", 2, "pii"),
+        Paragraph(
+            "Matches of the curation PII regexes (`find_pii`), and (in brackets) the documents containing them."
+        ),
+        Table(["source", "documents", "e-mails", "phone numbers", "IPv4 addresses"], rows),
+    ]
 
 
 def _pii_cell(counts: dict[str, int]) -> str:
@@ -300,7 +315,7 @@ def _pii_cell(counts: dict[str, int]) -> str:
     return f"{_num(counts['matches'])} ({_num(counts['documents'])} docs)"
 
 
-def _contamination_section(report: dict[str, Any]) -> Section:
+def _contamination_section(report: dict[str, Any]) -> list[Block]:
     con = report["contamination"]
     rows = [
         [
@@ -313,14 +328,18 @@ def _contamination_section(report: dict[str, Any]) -> Section:
         ]
         for name, s in sorted(con["sets"].items(), key=lambda kv: (-kv[1]["share"], kv[0]))
     ]
-    blocks: list[Any] = [
-        f"An example counts as contaminated when one of its {con['n']}-grams ({con['short_n']}-grams for text fields "
-        f"shorter than {con['n']} words) occurs in a corpus document (words lower-cased, punctuation ignored). "
-        f"{_num(con['corpus_documents_with_overlap'])} corpus documents contain at least one evaluation n-gram.",
+    blocks: list[Block] = [
+        Heading("Contamination", 2, "contamination"),
+        Paragraph(
+            f"An example counts as contaminated when one of its {con['n']}-grams ({con['short_n']}-grams for text "
+            f"fields shorter than {con['n']} words) occurs in a corpus document (words lower-cased, punctuation "
+            f"ignored). {_num(con['corpus_documents_with_overlap'])} corpus documents contain at least one "
+            "evaluation n-gram."
+        ),
         Table(
             ["evaluation set", "examples", "checkable", "contaminated", "share", "mean n-gram overlap"], rows
         ),
-        ("image", "plots/contamination.png"),
+        Image("plots/contamination.png", "Contamination"),
     ]
     listed = []
     for name, s in sorted(con["sets"].items()):
@@ -338,40 +357,35 @@ def _contamination_section(report: dict[str, Any]) -> Section:
                 "Contaminated examples (first 5 per set; all in report.json)",
             )
         )
-    return Section("Contamination", blocks, "contamination")
+    return blocks
 
 
-def _problems_section(report: dict[str, Any]) -> Section | None:
+def _problems_section(report: dict[str, Any]) -> list[Block]:
     rejections = report["read"]["rejections"]
     if not rejections:
-        return None
+        return []
     rows = [[f"{r['path']}:{r['line']}", r["reason"]] for r in rejections[:50]]
-    return Section(
-        "Input problems",
-        [
-            f"{_num(report['read']['rejected'])} lines rejected (first 50 shown).",
-            Table(["where", "why"], rows),
-        ],
-        "problems",
-    )
+    return [
+        Heading("Input problems", 2, "problems"),
+        Paragraph(f"{_num(report['read']['rejected'])} lines rejected (first 50 shown)."),
+        Table(["where", "why"], rows),
+    ]
 
 
-def build_sections(report: dict[str, Any]) -> list[Section]:
-    sections = [_overview(report), _sources_section(report), _lengths_section(report)]
+def build_sections(report: dict[str, Any]) -> list[Block]:
+    """The report's sections, each a heading with an anchor followed by its blocks."""
+    blocks = [*_overview(report), *_sources_section(report), *_lengths_section(report)]
     if report["totals"]["languages"]:
-        sections.append(_languages_section(report))
-    sections.append(_urls_section(report))
+        blocks += _languages_section(report)
+    blocks += _urls_section(report)
     if "duplicates" in report:
-        sections.append(_duplicates_section(report))
+        blocks += _duplicates_section(report)
     if "ngrams" in report:
-        sections.append(_ngrams_section(report))
-    sections.append(_pii_section(report))
+        blocks += _ngrams_section(report)
+    blocks += _pii_section(report)
     if "contamination" in report:
-        sections.append(_contamination_section(report))
-    problems = _problems_section(report)
-    if problems:
-        sections.append(problems)
-    return sections
+        blocks += _contamination_section(report)
+    return blocks + _problems_section(report)
 
 
 def _timing(report: dict[str, Any]) -> str:
@@ -400,10 +414,15 @@ def write_report(report: dict[str, Any], output: str, plots: bool = True) -> lis
             if plot(report, relative, write_png):
                 images.add(relative)
                 written.append(join(output, relative))
-    sections = build_sections(report)
     title = "Corpus analysis"
-    subtitle = ", ".join(f"`{p}`" for p in report["inputs"]["patterns"])
-    footer = _timing(report)
-    write_text(join(output, "report.md"), render_markdown(title, subtitle, sections, images, footer))
-    write_text(join(output, "report.html"), render_html(title, subtitle, sections, images, footer))
+    blocks = [
+        Heading(title, 1),
+        Paragraph(", ".join(f"`{p}`" for p in report["inputs"]["patterns"]), "sub"),
+        Contents(),
+        *(b for b in build_sections(report) if not isinstance(b, Image) or b.path in images),
+        Paragraph(_timing(report), "foot"),
+    ]
+    write_text(join(output, "report.md"), to_markdown(blocks))
+    # the plots stay files beside the page (linked, not embedded), as they are for report.md
+    write_text(join(output, "report.html"), to_html(blocks, title, css=ANALYSIS_CSS, embed_images=False))
     return [*written, join(output, "report.md"), join(output, "report.html")]

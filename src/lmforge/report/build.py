@@ -7,8 +7,8 @@ import os
 from typing import Any
 
 from lmforge.io import write_text
+from lmforge.render import Block, Code, Heading, Image, Paragraph, Table, fmt, to_html, to_markdown
 from lmforge.report.collect import collect
-from lmforge.report.document import Block, Code, Heading, Image, Paragraph, Table, fmt, to_html, to_markdown
 from lmforge.report.plots import make_figures
 
 

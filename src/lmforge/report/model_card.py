@@ -12,8 +12,8 @@ import subprocess
 from typing import Any
 
 from lmforge.io import write_text
+from lmforge.render import Code, Heading, Paragraph, Table, fmt, to_markdown
 from lmforge.report.build import data_blocks, eval_blocks, headline
-from lmforge.report.document import Code, Heading, Paragraph, Table, fmt, to_markdown
 
 
 def code_version() -> dict[str, str]:
