@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -25,3 +26,40 @@ def _deterministic_torch():
 
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def no_hang():
+    """Fail the test after 60 s instead of hanging the suite (a pool waiting for a lost worker never returns)."""
+
+    def alarm(signum, frame):
+        raise TimeoutError("the test hung for 60 s")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def moto_s3(monkeypatch):
+    """An s3fs filesystem on a local moto server (no network), with the AWS variables pointing at it."""
+    moto_server = pytest.importorskip("moto.server")
+    s3fs = pytest.importorskip("s3fs")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL_S3": endpoint,
+    }.items():
+        monkeypatch.setenv(key, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint})
+    s3fs.S3FileSystem.clear_instance_cache()
+    server.stop()

@@ -35,20 +35,6 @@ def _input_error_on_two(x):
     return x
 
 
-@pytest.fixture
-def no_hang():
-    """Fail the test after 60 s instead of hanging the suite (a dead pool result thread waits forever)."""
-
-    def alarm(signum, frame):
-        raise TimeoutError("map_shards hung")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
 @pytest.mark.parametrize(
     "err",
     [

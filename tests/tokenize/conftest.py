@@ -91,18 +91,3 @@ def tokenizer_path(tmp_path_factory) -> str:
 @pytest.fixture
 def corpus(tmp_path) -> list[str]:
     return write_corpus(tmp_path, {"web": (3, 40), "books": (1, 25), "code": (2, 30)})
-
-
-@pytest.fixture
-def no_hang():
-    """Fail the test after 60 s instead of hanging the suite (a pool waiting for a lost task never returns)."""
-    import signal
-
-    def alarm(signum, frame):
-        raise TimeoutError("tokenize hung")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
