@@ -81,7 +81,7 @@ def _map_pool(fn: Callable[[Item], Result], items: list[Item], processes: int, b
             bar.update(1)
         return [results_by_index[i] for i in range(len(items))]
     except BaseException:
-        _terminate(pool)  # do not let the other workers finish their shards before the error is seen
+        terminate_workers(pool)  # do not let the other workers finish their shards before the error is seen
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -96,7 +96,8 @@ def _describe(item: Any) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-def _terminate(pool: ProcessPoolExecutor) -> None:
+def terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a process pool's workers now (a failed map should not wait for the shards still queued)."""
     # ProcessPoolExecutor has no public terminate(); its worker table is stable since Python 3.8
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         if process.is_alive():

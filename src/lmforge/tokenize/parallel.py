@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from lmforge.executor import terminate_workers
 from lmforge.tokenize import encode as encode_module
 from lmforge.tokenize.encode import Batch, Encoder, encode_in_worker, init_worker
 
@@ -76,7 +77,7 @@ def encode_in_order(
                 "command to resume"
             ) from None
     except BaseException:
-        _terminate(pool)  # a failed run stops now, not after the batches still queued are encoded
+        terminate_workers(pool)  # a failed run stops now, not after the batches still queued are encoded
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -120,10 +121,3 @@ def _how_workers_died(pool: ProcessPoolExecutor) -> str:
         except ValueError:
             return f"killed by signal {-cause}"
     return f"exit code {cause}"
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    # ProcessPoolExecutor has no public terminate(); its worker table is stable since Python 3.8
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        if process.is_alive():
-            process.terminate()
