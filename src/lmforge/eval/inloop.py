@@ -10,9 +10,10 @@
 
 Everything that does not depend on the weights (reading data, rendering prompts, tokenizing, cutting windows)
 happens once, at the first call (when the tokenizer has no EOS/BOS of its own, the prefix token is then taken
-from the model's config); configuration errors (unknown keys included) are raised at construction. A call
-runs under ``torch.no_grad`` in eval mode and puts the model back in the mode it found it in; it draws no
-global random numbers, so training is not perturbed.
+from the model's config, or is the tokenizer's own EOS when that id is no EOS token of it); configuration
+errors (unknown keys included) are raised at construction. A call runs under ``torch.no_grad`` in eval mode
+and puts the model back in the mode it found it in; it draws no global random numbers, so training is not
+perturbed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from lmforge.config import ConfigError
-from lmforge.eval.tokenizer import EvalTokenizer, load_eval_tokenizer
+from lmforge.eval.tokenizer import EvalTokenizer, load_eval_tokenizer, model_ids_for_tokenizer
 
 PPL_METRICS = ("token_perplexity", "loss", "bits_per_byte", "word_perplexity")
 
@@ -62,7 +63,8 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 def _default_prefix(tokenizer: EvalTokenizer, model: nn.Module) -> None:
     if tokenizer.eos_id is None and tokenizer.bos_id is None:
-        tokenizer.eos_id = getattr(getattr(model, "config", None), "eos_token_id", None)
+        eos = getattr(getattr(model, "config", None), "eos_token_id", None)
+        tokenizer.eos_id, _ = model_ids_for_tokenizer(tokenizer.tokenizer, eos, None)
 
 
 class DownstreamEvaluator:

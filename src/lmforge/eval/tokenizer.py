@@ -74,6 +74,26 @@ def _model_config_ids(model_dir: str) -> tuple[int | None, int | None]:
     return None, None
 
 
+def model_ids_for_tokenizer(
+    tokenizer: Any, eos: int | None, bos: int | None
+) -> tuple[int | None, int | None]:
+    """A model config's (eos, bos) as this tokenizer can use them.
+
+    A preset's EOS is often no EOS token of the tokenizer the model was trained with (``tiny`` keeps OLMo-1's
+    50279 while a BPE trained by ``lmforge tokenizer train`` ends documents with ``<|endoftext|>`` = 0, and
+    the token files were written with that). Prefixing windows with the preset's id would condition every
+    score on a row training never saw, so the tokenizer's own EOS replaces it, as ``export`` and ``generate``
+    do; a BOS that is no token of the tokenizer is dropped."""
+    try:
+        from lmforge.tokenize.tokenizer import special_ids_for
+    except ImportError:  # a minimal install without the tokenization stage: the config's ids as they are
+        return eos, bos
+    eos, _ = special_ids_for(tokenizer, eos, None)
+    if bos is not None and (bos < 0 or tokenizer.id_to_token(bos) is None):
+        bos = None
+    return eos, bos
+
+
 def _load_tokenizers_file(path: str) -> Any:
     try:  # the tokenization stage's loader knows names and folders; a plain file needs only `tokenizers`
         from lmforge.tokenize.tokenizer import load_tokenizer
@@ -105,7 +125,7 @@ def load_eval_tokenizer(
     eos = _special_from_tokenizer_config(folder, "eos_token", tokenizer)
     bos = _special_from_tokenizer_config(folder, "bos_token", tokenizer)
     if eos is None and bos is None and model_dir is not None:
-        eos, bos = _model_config_ids(model_dir)
+        eos, bos = model_ids_for_tokenizer(tokenizer, *_model_config_ids(model_dir))
     if prefix_token_id is not None:
         bos = prefix_token_id
     return EvalTokenizer(tokenizer, eos_id=eos, bos_id=bos, name=source)
