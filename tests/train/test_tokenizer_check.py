@@ -48,3 +48,52 @@ def test_a_tokenizer_folder_is_copied_into_the_run_and_its_checkpoints(make_conf
     result = train(make_config(max_steps=2, save_interval=2, tokenizer=str(folder)))
     for where in (result.save_folder, result.checkpoint):
         assert Path(where, "tokenizer.json").read_bytes() == Path(tokenizer).read_bytes(), where
+
+
+def _manifest_beside_the_data(config, tokenizer_file: str, n_ids: int) -> None:
+    """What `lmforge tokenize` records about the tokenizer that made the token files."""
+    import hashlib
+    import json
+
+    folder = os.path.dirname(config.data.paths[0])
+    sha = hashlib.sha256(Path(tokenizer_file).read_bytes()).hexdigest()
+    manifest = {
+        "dtype": "uint16",
+        "tokenizer": {"name": "made-data.json", "sha256": sha, "vocab_size": n_ids},
+    }
+    Path(folder, "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_tokenizer_other_than_the_one_that_made_the_data_is_refused(make_config, tmp_path):
+    config = make_config(max_steps=1, save_interval=None, tokenizer=_word_level(tmp_path / "other.json", 200))
+    _manifest_beside_the_data(config, _word_level(tmp_path / "made-data.json", 250), 250)
+    with pytest.raises(
+        ConfigError, match=r"^tokenizer: .* 200 ids, but data.paths were tokenized with made-data"
+    ):
+        train(config)
+    assert not os.path.exists(os.path.join(config.save_folder, "tokenizer.json"))
+
+
+def test_same_size_other_bytes_warns_and_trains(make_config, tmp_path, capsys):
+    made = _word_level(tmp_path / "made-data.json", 256)
+    config = make_config(max_steps=1, save_interval=None, tokenizer=_word_level(tmp_path / "other.json", 256))
+    Path(config.tokenizer).write_text(Path(config.tokenizer).read_text() + "\n")  # same ids, other bytes
+    _manifest_beside_the_data(config, made, 256)
+    assert train(config).step == 1
+    assert "is not byte-identical to made-data.json" in capsys.readouterr().err
+
+
+def test_the_tokenizer_that_made_the_data_passes_silently(make_config, tmp_path, capsys):
+    made = _word_level(tmp_path / "made-data.json", 256)
+    config = make_config(max_steps=1, save_interval=None, tokenizer=made)
+    _manifest_beside_the_data(config, made, 256)
+    assert train(config).step == 1
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_tokenizer_smaller_than_the_vocabulary_warns_about_unused_rows(make_config, tmp_path, capsys):
+    # configs/tiny.yaml keeps vocab_size 50280: with an 8000-id tokenizer 42280 rows are never trained.
+    train(make_config(max_steps=1, save_interval=None, tokenizer=_word_level(tmp_path / "small.json", 200)))
+    err = capsys.readouterr().err
+    assert "has 200 ids but model.vocab_size is 256: 56 embedding and output rows are never trained" in err
+    assert "--model.vocab_size=200" in err

@@ -63,6 +63,7 @@ class DataLoader:
         files_by_source = [resolve_token_files(paths) for paths in groups]
         files = [f for group in files_by_source for f in group]
         manifests = manifests_for(files)
+        self.manifests = manifests  # what `lmforge tokenize` recorded (the trainer checks its tokenizer)
         self.dtype = resolve_dtype(config.dtype, manifests)
         self.eos_token_id = resolve_eos(config.eos_token_id, manifests)
         if config.generate_doc_lengths and self.eos_token_id is None:

@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 import shutil
+import sys
 import time
 from typing import Any
 
@@ -139,9 +140,16 @@ class Trainer:
         ]
 
     def _check_tokenizer(self, path: str) -> str:
-        """Refuse a ``tokenizer`` that is not one, or has ids the embedding has no row for, before step 0.
-        Returns its ``tokenizer.json`` (the config may name a file, a folder holding one, or a hub name)."""
-        from lmforge.tokenize.tokenizer import load_tokenizer, resolve_tokenizer_file, vocab_size
+        """Refuse a ``tokenizer`` that is not one, has ids the embedding has no row for, or is not the one that
+        made the token files (their ``manifest.json`` records its size and sha256), before step 0; warn when
+        it leaves embedding rows unused. Returns its ``tokenizer.json`` (the config may name a file, a folder
+        holding one, or a hub name)."""
+        from lmforge.tokenize.tokenizer import (
+            load_tokenizer,
+            resolve_tokenizer_file,
+            tokenizer_sha256,
+            vocab_size,
+        )
 
         file = resolve_tokenizer_file(path)
         size = vocab_size(load_tokenizer(file))
@@ -150,6 +158,38 @@ class Trainer:
                 "tokenizer",
                 f"{path} has {size} ids but the model embeds only {self.model_config.padded_vocab_size} "
                 "(set model.vocab_size)",
+            )
+        # The run folder and every export carry this file as *the* tokenizer of the model: one that did not
+        # make the data would decode the trained model's ids into other words.
+        made_data = {
+            (str(t.get("sha256")), t.get("vocab_size"), str(t.get("name") or t.get("file")))
+            for m in self.loader.manifests
+            if isinstance(t := m.get("tokenizer"), dict) and t.get("sha256")
+        }
+        sha = tokenizer_sha256(file) if made_data else ""
+        for data_sha, data_size, name in sorted(made_data, key=str):
+            if data_sha == sha:
+                continue
+            if data_size is not None and int(data_size) != size:
+                raise ConfigError(
+                    "tokenizer",
+                    f"{path} has {size} ids, but data.paths were tokenized with {name} ({data_size} ids, "
+                    "their manifest.json): pass the tokenizer that made the data",
+                )
+            if self.dist.is_main:
+                print(
+                    f"lmforge train: warning: {path} is not byte-identical to {name}, the tokenizer that made "
+                    f"data.paths (sha256 {sha[:12]}... vs {data_sha[:12]}... in their manifest.json); it is "
+                    "copied into the run as the model's tokenizer",
+                    file=sys.stderr,
+                )
+        vocab = self.model_config.vocab_size
+        if size < vocab and self.dist.is_main:
+            print(
+                f"lmforge train: warning: {path} has {size} ids but model.vocab_size is {vocab}: "
+                f"{vocab - size} embedding and output rows are never trained (a bigger, slower model); "
+                f"--model.vocab_size={size} fits the model to the tokenizer",
+                file=sys.stderr,
             )
         return file
 
