@@ -74,16 +74,21 @@ def _in_run(paths: list[str] | str, layout: RunLayout) -> list[str]:
 
 
 def wired_recipe(recipe: dict[str, Any], documents: list[str], layout: RunLayout) -> dict[str, Any]:
-    """The curation config with the pipeline's paths filled in (explicit values in the recipe win)."""
+    """The curation config with the pipeline's paths filled in (explicit values in the recipe win).
+
+    ``documents`` (the run's copies, from :func:`link_inputs`) are used as they are: they are relative to the
+    working directory when ``run_dir`` is, so only paths written in the recipe are placed under the copy."""
     out = copy.deepcopy(recipe)
     out.setdefault("steps", [s for s in ("tag", "dedup", "mix") if s in out] or ["mix"])
     for step in ("tag", "dedup", "decontaminate"):
         if isinstance(out.get(step), dict):
-            out[step]["documents"] = _in_run(out[step].get("documents") or documents, layout)
+            given = out[step].get("documents")
+            out[step]["documents"] = _in_run(given, layout) if given else list(documents)
     mix = out.setdefault("mix", {})
     streams = mix.setdefault("streams", [{"name": "all"}])
     for stream in streams:
-        stream["documents"] = _in_run(stream.get("documents") or documents, layout)
+        given = stream.get("documents")
+        stream["documents"] = _in_run(given, layout) if given else list(documents)
         output = stream.setdefault("output", {})
         output.setdefault("path", os.path.join(mixed_root(layout), str(stream.get("name", "all"))))
     return out
