@@ -140,3 +140,41 @@ def test_report_of_a_trainer_save_folder_and_refusal_of_an_unrelated_folder(tmp_
     assert lmforge_main(["report", str(tmp_path / "unrelated")]) == 2
     assert "neither a pipeline run folder" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "unrelated" / "report")
+
+
+def test_report_of_the_separate_commands_outputs(tmp_path, capsys):
+    """The README's step-by-step flow writes eval results, the HF folder and the corpus analysis outside the
+    trainer's save folder (`--output ppl.json`, `release/tiny-hf`, `reports/corpus`); `--eval`, `--hf` and
+    `--analysis` bring them into the report and the model card."""
+    folder = str(tmp_path / "runs" / "tiny")
+    rows = [{"step": s, "loss": 5.0 - 0.5 * s, "tokens_seen": 256 * s} for s in range(1, 5)]
+    _write(f"{folder}/metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    _write(f"{folder}/config.yaml", "max_steps: 4\n")
+    ppl = {  # the shape of `lmforge eval ppl --output`
+        "model": folder, "overall": {"micro": {"loss": 3.25, "token_perplexity": 25.79, "tokens": 900, "documents": 3}},
+        "sources": {"web": {"loss": 3.5, "token_perplexity": 33.12}, "code": {"loss": 2.75, "token_perplexity": 15.64}},
+    }  # fmt: skip
+    _write(f"{tmp_path}/ppl.json", ppl)
+    _write(f"{tmp_path}/tasks.json", {"arc_easy": {"acc": 0.3125, "acc_norm": 0.375, "num_examples": 16}})
+    _write(f"{tmp_path}/release/config.json", {"architectures": ["OlmoForCausalLM"], "num_hidden_layers": 2})
+    _write(f"{tmp_path}/reports/corpus/report.json", {"totals": {"documents": 42}, "sources": {}})
+
+    args = ["report", folder, "--eval", f"{tmp_path}/ppl.json", f"{tmp_path}/tasks.json"]
+    args += ["--hf", f"{tmp_path}/release", "--analysis", f"{tmp_path}/reports/corpus"]
+    assert lmforge_main(args) == 0
+    md = _read(f"{folder}/report/report.md")
+    assert "| web | - | 3.5 | 33.12 |" in md and "| code | - | 2.75 | 15.64 |" in md
+    assert "| all | 900 | 3.25 | 25.79 |" in md
+    assert "| arc_easy | 0.3125 | 0.375 | 16 |" in md
+    card = _read(f"{tmp_path}/release/README.md")
+    assert "held-out loss **3.25**" in card and "arc_easy" in card
+    assert collect(folder, analysis_dir=f"{tmp_path}/reports/corpus")["analysis"]["totals"]["documents"] == 42
+
+    _write(f"{tmp_path}/other.json", {"hello": 1})
+    capsys.readouterr()
+    assert lmforge_main(["report", folder, "--eval", f"{tmp_path}/other.json"]) == 2
+    assert (
+        "other.json: neither `lmforge eval ppl` nor `lmforge eval tasks` results" in capsys.readouterr().err
+    )
+    assert lmforge_main(["report", folder, "--hf", str(tmp_path)]) == 2
+    assert "no config.json" in capsys.readouterr().err

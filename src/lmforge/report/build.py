@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from lmforge.io import write_text
@@ -284,9 +285,18 @@ def build_blocks(data: dict[str, Any], figures: dict[str, str]) -> list[Block]:
     return blocks
 
 
-def write_report(run_dir: str, out_dir: str | None = None, model_card: bool = True) -> dict[str, str]:
-    """Write report.md, report.html and the figures (and the HF folder's README.md); returns the paths."""
-    data = collect(run_dir)
+def write_report(
+    run_dir: str,
+    out_dir: str | None = None,
+    model_card: bool = True,
+    *,
+    eval_files: Sequence[str] = (),
+    hf_dir: str | None = None,
+    analysis_dir: str | None = None,
+) -> dict[str, str]:
+    """Write report.md, report.html and the figures (and the HF folder's README.md); returns the paths.
+    ``eval_files``, ``hf_dir`` and ``analysis_dir``: see :func:`lmforge.report.collect.collect`."""
+    data = collect(run_dir, eval_files, hf_dir, analysis_dir)
     out_dir = out_dir or os.path.join(run_dir, "report")
     figures = make_figures(data, out_dir)
     blocks = build_blocks(data, figures)

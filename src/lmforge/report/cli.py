@@ -1,4 +1,5 @@
-"""``lmforge report RUN_DIR``: write report.md, report.html (+ figures) and the model card of a run folder."""
+"""``lmforge report RUN_DIR [--eval RESULTS...] [--hf DIR] [--analysis DIR]``: write report.md, report.html
+(+ figures) and the model card of a run folder."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--no-model-card", action="store_true", help="do not (re)write the HF folder's README.md"
     )
+    parser.add_argument(
+        "--eval", nargs="+", default=[], metavar="RESULTS",
+        help="results.json files of `lmforge eval ppl` / `lmforge eval tasks` (--output) to report",
+    )  # fmt: skip
+    parser.add_argument("--hf", help="the `lmforge export --output` folder (its model card is written)")
+    parser.add_argument("--analysis", help="the `lmforge analyze --output` folder of the training documents")
     args = parser.parse_args(list(argv))
     if not os.path.isdir(args.run_dir):
         raise FileNotFoundError(f"{args.run_dir}: not a folder")
@@ -28,7 +35,10 @@ def main(argv: Sequence[str]) -> int:
             "(metrics.jsonl)"
         )
 
-    paths = write_report(args.run_dir, args.output, model_card=not args.no_model_card)
+    paths = write_report(
+        args.run_dir, args.output, model_card=not args.no_model_card, eval_files=args.eval, hf_dir=args.hf,
+        analysis_dir=args.analysis,
+    )  # fmt: skip
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

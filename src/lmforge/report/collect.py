@@ -10,10 +10,12 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
+from lmforge.io import InputError
 from lmforge.pipeline.layout import RunLayout
 
 # metric name -> keys the trainer may use for it, most specific first
@@ -134,7 +136,46 @@ def _curation_stats(layout: RunLayout) -> list[dict[str, Any]]:
     return found
 
 
-def collect(run_dir: str) -> dict[str, Any]:
+def _perplexity_rows(ppl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``lmforge eval ppl``'s results.json as the report's per-source rows (``all``: the micro average)."""
+    keys = ("loss", "token_perplexity", "bits_per_byte", "tokens", "documents")
+    rows = {}
+    for name, m in [
+        *sorted((ppl.get("sources") or {}).items()),
+        ("all", (ppl.get("overall") or {}).get("micro")),
+    ]:
+        if isinstance(m, dict):
+            rows[name] = {k: m.get(k) for k in keys} | {"perplexity": m.get("token_perplexity")}
+    return rows
+
+
+def read_eval_file(path: str) -> dict[str, Any]:
+    """One evaluation results file as the report's ``eval`` section: the pipeline's ``eval/results.json``,
+    ``lmforge eval ppl --output`` (per-source perplexity) or ``lmforge eval tasks --output`` (per task)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such evaluation results file")
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise InputError(path, None, "not a JSON object of evaluation results")
+    if "perplexity" in data or "tasks" in data:
+        return data
+    if "overall" in data and "sources" in data:
+        return {"perplexity": _perplexity_rows(data)}
+    tasks = {name: r for name, r in data.items() if isinstance(r, dict) and "num_examples" in r}
+    if not tasks:
+        raise InputError(path, None, "neither `lmforge eval ppl` nor `lmforge eval tasks` results")
+    return {"tasks": tasks}
+
+
+def collect(
+    run_dir: str,
+    eval_files: Sequence[str] = (),
+    hf_dir: str | None = None,
+    analysis_dir: str | None = None,
+) -> dict[str, Any]:
+    """What ``run_dir`` recorded. ``eval_files``, ``hf_dir`` and ``analysis_dir`` add what the separate
+    commands wrote elsewhere (``lmforge eval ppl/tasks --output``, ``lmforge export --output``,
+    ``lmforge analyze --output``); they win over the run folder's own."""
     layout = RunLayout(run_dir)
     config_text = ""
     config: dict[str, Any] = {}
@@ -148,6 +189,19 @@ def collect(run_dir: str) -> dict[str, Any]:
     configs = [os.path.join(layout.train, "config.yaml")]
     configs += [os.path.join(os.path.dirname(metrics_path), "config.yaml")] if metrics_path else []
     train_config = next((c for c in configs if os.path.isfile(c)), "")
+    evaluation = _read_json(layout.eval_results) or {}
+    for path in eval_files:
+        for key, value in read_eval_file(path).items():
+            if isinstance(value, dict) and isinstance(evaluation.get(key), dict):
+                value = {**evaluation[key], **value}  # perplexity from one file, tasks from another
+            evaluation[key] = value
+    analysis = _read_json(os.path.join(layout.analysis, "report.json"))
+    if analysis_dir is not None:
+        analysis = _read_json(os.path.join(analysis_dir, "report.json"))
+        if analysis is None:
+            raise FileNotFoundError(f"{analysis_dir}: no report.json (an `lmforge analyze --output` folder)")
+    if hf_dir is not None and not os.path.isfile(os.path.join(hf_dir, "config.json")):
+        raise FileNotFoundError(f"{hf_dir}: no config.json (an `lmforge export --output` folder)")
     return {
         "run_dir": os.path.abspath(run_dir),
         "name": config.get("name") or os.path.basename(os.path.abspath(run_dir)),
@@ -159,12 +213,12 @@ def collect(run_dir: str) -> dict[str, Any]:
         "stages": manifest.get("stages", {}),
         "corpus": _read_json(os.path.join(layout.corpus, "stats.json")),
         "curation": _curation_stats(layout),
-        "analysis": _read_json(os.path.join(layout.analysis, "report.json")),
+        "analysis": analysis,
         "tokenize": (manifest.get("stages", {}).get("tokenize") or {}).get("summary", {}),
         "metrics_path": metrics_path,
         "metrics": rows,
         "compute": compute_summary(rows),
-        "eval": _read_json(layout.eval_results) or {},
+        "eval": evaluation,
         "samples": _read_json(layout.samples) or [],
-        "hf_dir": layout.hf if os.path.isdir(layout.hf) else None,
+        "hf_dir": hf_dir or (layout.hf if os.path.isdir(layout.hf) else None),
     }
