@@ -231,10 +231,13 @@ def test_cli_subcommands(corpus, tmp_path, capsys):
                         "--no-progress", "--processes", "2"]) == 0  # fmt: skip
     row = read_jsonl(corpus / "attributes/q/web/part-0.jsonl.gz")[0]["attributes"]
     assert "q__gopher_v1__word_count" in row and "q__c4_v2__line_count" in row
+    # every command says where its outputs went (the attribute folder is decided by the documents' root)
+    assert f"written: {corpus}/attributes/q/ (stats.json in each)" in capsys.readouterr().err
     assert (
         curate_main(["dedup", "--documents", docs, "--minhash", "--exact-key", "text", "--no-progress"]) == 0
     )
     assert (corpus / "attributes/dedupe/stats.json").exists()
+    assert f"written: {corpus}/attributes/dedupe/ (stats.json in each)" in capsys.readouterr().err
     mix = tmp_path / "mix.yaml"
     mix.write_text(
         yaml.safe_dump(
@@ -252,7 +255,8 @@ def test_cli_subcommands(corpus, tmp_path, capsys):
         )
     )
     assert curate_main(["mix", str(mix), "--no-progress", "--seed=3"]) == 0
-    assert "filtered 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "filtered 1" in err and f"written: {tmp_path / 'm'}/ (stats-m.json)" in err
     assert curate_main(["taggers"]) == 0
     assert "gopher_v1" in capsys.readouterr().out
 

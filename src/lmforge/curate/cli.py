@@ -61,6 +61,20 @@ def _execution(args: argparse.Namespace) -> ExecutionConfig:
     )
 
 
+def _attribute_dirs(documents: Sequence[str], names: Sequence[str]) -> list[str]:
+    """Where a tag / dedup / decontaminate run wrote its attributes (and stats.json): one folder per name and
+    documents root."""
+    from lmforge.curate.layout import attribute_dir
+    from lmforge.io import expand_paths
+
+    roots = sorted({attribute_dir(path, "") for path in expand_paths(list(documents))})
+    return [f"{root}{name}/" for root in roots for name in names]
+
+
+def _print_written(folders: Sequence[str], stats: str = "stats.json in each") -> None:
+    print(f"written: {', '.join(folders)} ({stats})", file=sys.stderr)
+
+
 def _report(summary: dict[str, Any]) -> int:
     def line(name: str, s: dict[str, Any]) -> None:
         t = s["total"]
@@ -112,7 +126,9 @@ def _tag(argv: Sequence[str]) -> int:
     config.validate()
     from lmforge.curate.tag import run_tag
 
-    return _report({"tag": run_tag(config, _execution(args))})
+    code = _report({"tag": run_tag(config, _execution(args))})
+    _print_written(_attribute_dirs(config.documents, [config.experiment] if config.experiment else names))
+    return code
 
 
 def _dedup(argv: Sequence[str]) -> int:
@@ -164,7 +180,9 @@ def _dedup(argv: Sequence[str]) -> int:
     validate(config)
     from lmforge.curate.dedup import run_dedup
 
-    return _report({"dedup": run_dedup(config, _execution(args))})
+    code = _report({"dedup": run_dedup(config, _execution(args))})
+    _print_written(_attribute_dirs(config.documents, [config.name]))
+    return code
 
 
 def _mix(argv: Sequence[str]) -> int:
@@ -177,7 +195,10 @@ def _mix(argv: Sequence[str]) -> int:
     config = build_config(MixConfig, base=section, overrides=overrides)
     from lmforge.curate.mix import run_mix
 
-    return _report({"mix": run_mix(config, _execution(args))})
+    code = _report({"mix": run_mix(config, _execution(args))})
+    for stream in config.streams:
+        _print_written([f"{stream.output.path.rstrip('/')}/"], f"stats-{stream.name}.json")
+    return code
 
 
 def _decontaminate(argv: Sequence[str]) -> int:
@@ -210,7 +231,11 @@ def _decontaminate(argv: Sequence[str]) -> int:
     config = build_config(DecontaminateConfig, overrides=overrides)
     from lmforge.curate.decontaminate import run_decontaminate
 
-    return _report({"decontaminate": run_decontaminate(config, _execution(args))})
+    code = _report({"decontaminate": run_decontaminate(config, _execution(args))})
+    _print_written(
+        _attribute_dirs(config.documents, [config.name]) + ([config.output] if config.output else [])
+    )
+    return code
 
 
 def _summary(cls: type) -> str:
