@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -198,3 +200,13 @@ def test_special_ids_for_keeps_fitting_ids_and_replaces_the_others():
     names[6] = "w6"
     no_pad = Tokenizer(models.WordLevel({n: i for i, n in enumerate(names)}, unk_token="w0"))
     assert special_ids_for(no_pad, 50279, 50) == (5, 5)  # no padding token: PAD falls back to EOS
+
+
+def test_cli_train_stdout_is_one_json_line_off_a_terminal(tmp_path):
+    # the Rust trainer's progress bars once left blank lines on a piped stdout, ahead of the JSON summary
+    write_documents(str(tmp_path / "a.jsonl.gz"), [{"id": "1", "text": "abc abd abe " * 20}])
+    cmd = [sys.executable, "-m", "lmforge", "tokenizer", "train", "--input", str(tmp_path / "a.jsonl.gz"),
+           "--vocab-size", "270", "--output", str(tmp_path / "t.json")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["vocab_size"] <= 270 and proc.stdout.count("\n") == 1

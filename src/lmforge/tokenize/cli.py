@@ -29,7 +29,8 @@ def tokenizer_main(argv: Sequence[str]) -> int:
         min_frequency=args.min_frequency,
         on_error=args.on_error,
         max_documents=args.max_documents,
-        show_progress=True,
+        # the Rust trainer draws its bars on stdout, and off a terminal leaves only blank lines before the JSON
+        show_progress=sys.stdout.isatty(),
     )
     print(json.dumps(result.to_dict()))
     if result.vocab_size < args.vocab_size:
