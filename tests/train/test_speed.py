@@ -36,6 +36,22 @@ def test_cpu_peak_is_measured_in_the_run_dtype():
     assert peak > 1e6 and source == "measured float32 matmul peak (cpu)"
 
 
+def test_cpu_peak_keeps_trying_for_its_minimum_time(monkeypatch):
+    import lmforge.train.speed as speed
+
+    clock = iter(range(10_000))  # a fake clock: every reading is 1 s after the previous one
+    monkeypatch.setattr(speed.time, "perf_counter", lambda: float(next(clock)))
+    calls = []
+    real_matmul = torch.Tensor.__matmul__
+    monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: calls.append(1) or real_matmul(a, b))
+    speed.measured_matmul_peak.__wrapped__(torch.float32, size=8, repeats=2, min_seconds=9.5)
+    # warm-up + products until >= 9.5 fake seconds since the start (3 readings per product)
+    assert len(calls) == 1 + 4
+    calls.clear()
+    speed.measured_matmul_peak.__wrapped__(torch.float32, size=8, repeats=2, min_seconds=0.0)
+    assert len(calls) == 1 + 2
+
+
 def test_monitor_averages_the_window_since_the_last_report():
     monitor = SpeedMonitor(flops_per_token=1000.0, peak_flops=1e6)
     monitor.record(100, 0.5)
