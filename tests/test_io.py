@@ -103,3 +103,39 @@ def test_a_file_spelt_two_ways_is_listed_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     found = expand_paths(["d/a.jsonl", "./d/a.jsonl", str(tmp_path / "d" / "a.jsonl"), "d/*.jsonl"])
     assert len(found) == 2 and sorted(os.path.basename(p) for p in found) == ["a.jsonl", "b.jsonl"]
+
+
+def test_truncated_zstd_is_reported_even_on_a_line_boundary(tmp_path):
+    import zstandard
+
+    lines = [json.dumps({"id": str(i), "text": "y" * 40}) + "\n" for i in range(300)]
+    # two frames, the second cut inside: the first frame's lines are kept, the cut is named
+    data = zstandard.ZstdCompressor().compress("".join(lines[:100]).encode())
+    second = zstandard.ZstdCompressor().compress("".join(lines[100:]).encode())
+    path = tmp_path / "t.jsonl.zst"
+    path.write_bytes(data + second[: len(second) // 2])
+    with pytest.raises(InputError, match=r"t\.jsonl\.zst:\d+: truncated or corrupt zstd"):
+        list(read_documents(str(path)))
+    # zstandard's stream reader ended cleanly here, so a cut that fell between lines lost the tail unseen
+    stats = ReadStats()
+    kept = list(read_documents(str(path), on_error="skip", stats=stats))
+    assert 100 <= len(kept) < 300 and stats.rejected >= 1
+    path.write_bytes(data + second)
+    assert len(list(read_documents(str(path)))) == 300
+
+
+def test_byte_order_mark_is_not_content_and_lone_surrogates_are_rejected(tmp_path):
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"id": "1", "text": "first"}\n'
+        b'{"id": "2", "text": "pair \\ud83d\\ude00 ok"}\n'
+        b'{"id": "3", "text": "lone \\ud800 here"}\n'
+        b'{"id": "4", "text": "nul \\u0000 kept"}\n'
+    )
+    with pytest.raises(InputError, match=r"b\.jsonl:3: unpaired surrogate escape \\ud800"):
+        list(read_documents(str(path)))
+    stats = ReadStats()
+    kept = [doc for _, doc in read_documents(str(path), on_error="skip", stats=stats)]
+    assert [d["id"] for d in kept] == ["1", "2", "4"] and stats.rejected == 1
+    assert kept[1]["text"] == "pair \U0001f600 ok" and "\x00" in kept[2]["text"]
+    write_documents(str(tmp_path / "out.jsonl.zst"), kept)  # every kept document is writable UTF-8

@@ -6,12 +6,14 @@ process killed mid-write never leaves a half-written file under the final name.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import glob as _glob
 import gzip
 import io
 import json
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -38,11 +40,55 @@ def compression_of(path: str) -> str | None:
     return None
 
 
-def _zstd_reader(raw: IO[bytes]) -> IO[bytes]:
-    import zstandard
+class _ZstdFrames(io.RawIOBase):
+    """Decompress a stream of zstd frames, raising ``ZstdError`` when the input ends inside a frame.
 
-    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
-    return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]  # line iteration
+    zstandard's ``stream_reader`` reports a truncated file as a clean end of stream: a .zst cut on a line
+    boundary would lose its tail silently. One decompression object per frame tells a finished frame
+    (``eof``) from one whose bytes ran out.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._frame: Any = None  # the frame being decompressed; None between frames
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                if self._frame is not None:
+                    import zstandard
+
+                    raise zstandard.ZstdError("the input ends inside a frame")
+                return 0
+            parts = []
+            while chunk:
+                if self._frame is None:
+                    self._frame = self._dctx.decompressobj()
+                parts.append(self._frame.decompress(chunk))
+                chunk = b""
+                if self._frame.eof:  # frame finished: what follows starts the next one
+                    chunk, self._frame = self._frame.unused_data, None
+            self._pending = memoryview(b"".join(parts))
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _zstd_reader(raw: IO[bytes]) -> IO[bytes]:
+    return io.BufferedReader(_ZstdFrames(raw), buffer_size=1 << 20)  # line iteration
 
 
 def _zstd_writer(raw: IO[bytes]) -> IO[bytes]:
@@ -282,6 +328,8 @@ def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
 
 def parse_json_line(path: str, line_no: int, raw: bytes) -> dict[str, Any]:
     """Decode one JSONL line strictly, raising a located :class:`InputError` on any problem."""
+    if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]  # a byte-order mark (files saved by Windows tools) is no content
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -292,4 +340,16 @@ def parse_json_line(path: str, line_no: int, raw: bytes) -> dict[str, Any]:
         raise InputError(path, line_no, f"malformed JSON ({err.msg} at column {err.colno})") from None
     if not isinstance(obj, dict):
         raise InputError(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
+    if b"\\ud" in raw or b"\\uD" in raw:
+        # json.loads joins an escaped surrogate pair into one character but turns an unpaired \ud800 into a
+        # lone surrogate, which no UTF-8 writer or tokenizer accepts: reject the line here, located,
+        # rather than crash a later stage
+        lone = _SURROGATE.search(json.dumps(obj, ensure_ascii=False))
+        if lone is not None:
+            raise InputError(
+                path, line_no, f"unpaired surrogate escape \\u{ord(lone.group()):04x} (not Unicode)"
+            )
     return obj
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
