@@ -40,3 +40,42 @@ def test_several_ranks_without_a_rendezvous_address_fail_at_once(no_launcher, mo
     with pytest.raises(ConfigError, match=r"^MASTER_ADDR: WORLD_SIZE=2 but no rendezvous address"):
         init_distributed("cpu")
     assert not dist.is_initialized()
+
+
+LAUNCHER = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], start_new_session=True)  # as torchrun does
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+WORKER = """
+import time
+from lmforge.distributed.process_group import exit_with_launcher
+exit_with_launcher(rank=1, interval_s=0.1)
+print("watching", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_worker_exits_when_its_launcher_is_killed():
+    # torchrun puts each worker in its own session: SIGKILL to torchrun's process group left the workers
+    # training into the run folder that the rerun of the same command resumes from.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, WORKER], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(launcher.stdout.readline())
+    assert launcher.stdout.readline() == "watching\n"  # the worker knows its launcher before it is killed
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker_pid, signal.SIGKILL)
+    raise AssertionError("the worker outlived its launcher")

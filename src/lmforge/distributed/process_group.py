@@ -11,6 +11,9 @@ import dataclasses
 import datetime
 import gc
 import os
+import sys
+import threading
+import time
 
 import torch
 import torch.distributed as dist
@@ -56,6 +59,37 @@ def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+_launcher_watch: threading.Thread | None = None
+
+
+def exit_with_launcher(rank: int, interval_s: float = 1.0) -> threading.Thread:
+    """End this process soon after its launcher dies (a daemon thread watching the parent pid).
+
+    torchrun starts each worker in a session of its own, so SIGKILL to torchrun's process group (or the
+    agent dying on its own) leaves the workers running: they keep training and keep writing checkpoints and
+    metrics into the run folder that the rerun of the same command is resuming from. Polling the parent is
+    portable where Linux's PR_SET_PDEATHSIG is not, and fires on the parent process, not the thread that
+    forked us.
+    """
+    launcher = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != launcher:
+                print(
+                    f"lmforge: rank {rank}: its launcher (pid {launcher}) is gone; exiting so that no orphan "
+                    "keeps training into the run folder",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(1)  # no cleanup: a peer or the checkpoint writer may be blocked in a collective
+
+    thread = threading.Thread(target=watch, name="lmforge-launcher-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def init_distributed(device_name: str = "auto", need_group: bool = False, timeout_s: int = 1800) -> DistInfo:
     """Join (or create) the default process group when more than one process runs or ``need_group``.
 
@@ -65,6 +99,11 @@ def init_distributed(device_name: str = "auto", need_group: bool = False, timeou
     """
     rank = int(os.environ.get("RANK", "0"))
     world_size = env_world_size()
+    global _launcher_watch
+    if (
+        "TORCHELASTIC_RUN_ID" in os.environ and _launcher_watch is None
+    ):  # torchrun's workers outlive its agent
+        _launcher_watch = exit_with_launcher(rank)
     local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
     device = resolve_device(device_name, local_rank)
     initialized_here = False
