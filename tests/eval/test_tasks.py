@@ -197,3 +197,43 @@ def test_olmes_variants_add_pmi_with_the_answer_prompt(lmforge_model_dir, data_d
     pairs = PairEncoder(tok).encode_pairs([("Answer:", c) for c in first["continuations"]])
     expected = [s.logprob for s in Scorer(model, 64, progress=False).score(pairs)]
     assert first["uncond_loglikelihoods"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_task_file_data_paths_are_relative_to_the_task_file(tmp_path, monkeypatch, lmforge_model_dir):
+    """docs/evaluation.md's example says ``files: data/yesno.jsonl.gz``; run from another directory, that
+    path used to be looked up in the current directory and the task failed with 'no files match'."""
+    from lmforge.cli import main
+
+    task_dir = tmp_path / "tasks"
+    (task_dir / "data").mkdir(parents=True)
+    rows = [
+        {"q": "Is water wet?", "opts": ["yes", "no"], "ans": 0},
+        {"q": "Hot ice?", "opts": ["yes", "no"], "ans": 1},
+    ]
+    (task_dir / "data" / "yesno.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (task_dir / "yesno.yaml").write_text(
+        "name: yesno\ndataset: {files: data/yesno.jsonl}\ncontext: 'Q: {q}'\nchoices: '{opts}'\ngold: '{ans}'\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    spec = get_task(str(task_dir / "yesno.yaml"))
+    assert spec.dataset.files == str(task_dir / "data" / "yesno.jsonl")
+    out = tmp_path / "r.json"
+    code = main(["eval", "tasks", lmforge_model_dir, "--tasks", str(task_dir / "yesno.yaml"),
+                 "--output", str(out), "--no-progress"])  # fmt: skip
+    assert code == 0 and json.loads(out.read_text())["yesno"]["num_examples"] == 2
+    # a path that exists only relative to the current directory keeps working
+    (elsewhere / "cwd.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    (task_dir / "cwd.yaml").write_text(
+        "name: cwd\ndataset: {files: cwd.jsonl}\ncontext: 'Q: {q}'\nchoices: '{opts}'\ngold: '{ans}'\n"
+    )
+    assert get_task(str(task_dir / "cwd.yaml")).dataset.files == "cwd.jsonl"
+
+
+def test_a_task_listed_twice_is_an_error_not_scored_twice(data_dir):
+    """`--tasks arc_easy,arc_easy` scored every example twice and wrote each record twice under one key."""
+    from lmforge.eval.downstream import prepare_tasks
+
+    with pytest.raises(ConfigError, match="'arc_easy' and 'arc_easy' are both task 'arc_easy'"):
+        prepare_tasks(["arc_easy", "arc_easy"], tokenizer=None, data_dir=data_dir)

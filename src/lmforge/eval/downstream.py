@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from lmforge.config import ConfigError
 from lmforge.eval.scoring import Scorer
 from lmforge.eval.tasks.data import load_examples, load_fewshot_pool
 from lmforge.eval.tasks.metrics import example_predictions
@@ -114,7 +115,16 @@ def prepare_tasks(
     num_fewshot: int | None = None,
 ) -> list[PreparedTask]:
     encoder = PairEncoder(tokenizer)
-    return [prepare_task(get_task(n), encoder, data_dir, limit, num_fewshot) for n in names]
+    specs: dict[str, tuple[str, TaskSpec]] = {}
+    for name in names:
+        spec = get_task(name)
+        if spec.name in specs:
+            # results are keyed by task name: the second would be scored and then overwrite the first
+            raise ConfigError(
+                "tasks", f"{specs[spec.name][0]!r} and {name!r} are both task {spec.name!r}; list it once"
+            )
+        specs[spec.name] = (name, spec)
+    return [prepare_task(spec, encoder, data_dir, limit, num_fewshot) for _, spec in specs.values()]
 
 
 def _mean(values: list[float]) -> float:

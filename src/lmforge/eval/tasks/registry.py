@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from importlib import resources
 
@@ -87,13 +88,27 @@ def _builtin_data(name: str) -> dict:
     return load_yaml(str(path))
 
 
+def _beside_task_file(pattern: str | None, task_dir: str) -> str | None:
+    """A relative ``files`` path of a task YAML file names data beside that file (a task folder travels with
+    its data and runs from any directory); a path that matches nothing there keeps its old meaning, relative
+    to the current directory."""
+    if not pattern or os.path.isabs(pattern) or "://" in pattern:
+        return pattern
+    beside = os.path.join(task_dir, pattern)
+    return beside if glob.glob(beside) else pattern
+
+
 def get_task(name: str) -> TaskSpec:
     """``arc_easy``, ``arc_easy:mc``, ``mmlu_anatomy``, ``path/to/task.yaml`` or ``path/to/task.yaml:variant``."""
     base, _, variant = name.partition(":")
     if base.endswith((".yaml", ".yml")) or os.sep in base:
         if not os.path.isfile(base):
             raise ConfigError("tasks", f"task file {base!r} not found")
-        return task_from_dict(load_yaml(base), variant or None, where=f"{base}: ")
+        spec = task_from_dict(load_yaml(base), variant or None, where=f"{base}: ")
+        task_dir = os.path.dirname(os.path.abspath(base))
+        spec.dataset.files = _beside_task_file(spec.dataset.files, task_dir)
+        spec.dataset.fewshot_files = _beside_task_file(spec.dataset.fewshot_files, task_dir)
+        return spec
     if base.startswith("mmlu_") and base[len("mmlu_") :] in MMLU_SUBJECTS:
         data = _builtin_data("mmlu")
         subject = base[len("mmlu_") :]
