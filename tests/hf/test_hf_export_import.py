@@ -321,3 +321,44 @@ def test_hf_olmo_wrapper_folder(tmp_path):
     out = str(tmp_path / "imported")
     assert import_main([str(folder), "--output", out]) == 0
     assert torch.equal(load_model(out).embeddings.weight, model.embeddings.weight)
+
+
+def test_import_takes_a_tokenizer_and_keeps_its_special_token_files(tmp_path, capsys):
+    """A native OLMo checkpoint ships no tokenizer: `import` used to write a folder without one and say
+    nothing, and it dropped a Hugging Face folder's tokenizer_config.json, from which eval takes its prefix
+    token (BOS), so the imported folder could score differently from its source."""
+    from hf_twins import hf_twin
+
+    from lmforge.eval.tokenizer import load_eval_tokenizer
+
+    model = random_model("olmo_tied", vocab_size=VOCAB).eval()
+    native = tmp_path / "native"
+    native.mkdir()
+    save_file(native_state(model), str(native / "model.safetensors"))
+    bare = str(tmp_path / "bare")
+    assert import_main([str(native), "--output", bare, "--model.n_heads=4"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["tokenizer"] is None
+    assert "holds no tokenizer.json" in captured.err and "--tokenizer" in captured.err
+    with pytest.raises(FileNotFoundError, match="pass --tokenizer"):
+        load_eval_tokenizer(bare)
+
+    tok_dir = tmp_path / "tok"
+    tok_dir.mkdir()
+    write_tokenizer(str(tok_dir / "tokenizer.json"))
+    (tok_dir / "tokenizer_config.json").write_text(
+        json.dumps({"bos_token": "w7", "eos_token": "<|endoftext|>"})
+    )
+    out = str(tmp_path / "with-tok")
+    assert import_main([str(native), "--output", out, "--model.n_heads=4", "--tokenizer", str(tok_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["tokenizer"] == str(tok_dir / "tokenizer.json")
+    assert os.path.isfile(os.path.join(out, "tokenizer.json"))
+    assert load_eval_tokenizer(out).prefix_id == 7
+
+    hf_dir = tmp_path / "hf"
+    hf_twin(model).save_pretrained(str(hf_dir))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (hf_dir / name).write_bytes((tok_dir / name).read_bytes())
+    back = str(tmp_path / "from-hf")
+    assert import_main([str(hf_dir), "--output", back]) == 0
+    assert load_eval_tokenizer(back).prefix_id == load_eval_tokenizer(str(hf_dir)).prefix_id == 7

@@ -95,6 +95,9 @@ def model_ids_for_tokenizer(
 
 
 def _load_tokenizers_file(path: str) -> Any:
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "tokenizer.json")):
+        # e.g. a folder imported from a native OLMo checkpoint, which ships no tokenizer
+        raise FileNotFoundError(f"{path}: no tokenizer.json in this folder (pass --tokenizer FILE)")
     try:  # the tokenization stage's loader knows names and folders; a plain file needs only `tokenizers`
         from lmforge.tokenize.tokenizer import load_tokenizer
 

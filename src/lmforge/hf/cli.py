@@ -95,6 +95,11 @@ def import_main(argv: Sequence[str]) -> int:
     parser.add_argument("source", help="Hugging Face folder or native OLMo checkpoint folder")
     parser.add_argument("--output", required=True, help="the lmforge model folder to write")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default: as stored")
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="tokenizer.json or a folder with one (default: the source's; native OLMo checkpoints have none)",
+    )
     args, rest = parser.parse_known_args(list(argv))
     overrides = parse_overrides(rest)
     if set(overrides) - {"model"}:
@@ -125,12 +130,39 @@ def import_main(argv: Sequence[str]) -> int:
             f"{source}: neither a Hugging Face folder (config.json) nor a native OLMo checkpoint "
             "(model.pt / model.safetensors with transformer.blocks.N.att_proj.weight)"
         )
-    tokenizer = find_tokenizer(source) if os.path.isfile(os.path.join(source, "tokenizer.json")) else None
+    tokenizer = _tokenizer_arg(args.tokenizer)
+    if tokenizer is None and os.path.isfile(os.path.join(source, "tokenizer.json")):
+        tokenizer = find_tokenizer(source)
     save_model_folder(
         model,
         args.output,
         extra_config={"imported_from": {"path": source, "format": kind}},
         tokenizer_file=tokenizer,
     )
-    print(json.dumps({"output": args.output, "format": kind, "family": model.config.family}, indent=2))
+    if tokenizer is not None:
+        _copy_tokenizer_companions(tokenizer, args.output)
+    summary = {"output": args.output, "format": kind, "family": model.config.family, "tokenizer": tokenizer}
+    print(json.dumps(summary, indent=2))
+    if tokenizer is None:
+        print(
+            f"lmforge import: {source} holds no tokenizer.json, so {args.output} has none: pass --tokenizer FILE "
+            "here (or to eval / generate / export later)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _copy_tokenizer_companions(tokenizer_file: str, output: str) -> None:
+    """``tokenizer_config.json`` / ``special_tokens_map.json`` beside the tokenizer name its BOS / EOS: eval
+    takes its prefix token from them, so without them an imported folder could score differently from the
+    Hugging Face folder it came from."""
+    import shutil
+
+    from lmforge.io import atomic_write
+
+    source_dir = os.path.dirname(os.path.abspath(tokenizer_file))
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        src, dst = os.path.join(source_dir, name), os.path.join(output, name)
+        if os.path.isfile(src) and os.path.abspath(src) != os.path.abspath(dst):
+            with open(src, "rb") as source, atomic_write(dst, "wb", compression=False) as target:
+                shutil.copyfileobj(source, target)
