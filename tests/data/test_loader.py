@@ -10,6 +10,7 @@ import torch
 from lmforge.config import ConfigError, build_config
 from lmforge.data import DataConfig, DataLoader, SourceConfig
 from lmforge.data.loader import DatasetChangedError, document_lengths
+from lmforge.io import InputError
 
 EOS = 7  # as in conftest.write_token_files
 SEQ = 32  # 31 + 24 + 38 + 3 = 96 instances over the fixture's files
@@ -256,3 +257,14 @@ def test_each_rank_reads_only_its_slice(token_dir):
         batch = loader.next_batch(gbs)
         mine = reference[rank * 4 : (rank + 1) * 4]
         assert sorted(read) == sorted(mine) and batch["index"].tolist() == mine
+
+
+def test_a_token_file_shorter_than_its_manifest_records_is_refused(tmp_path, write_tokens):
+    """A copy cut on a whole token passes the dtype check; the manifest's token count tells."""
+    (path,) = write_tokens(tmp_path / "t", [SEQ * 4], dtype=np.uint16)
+    entry = {"path": os.path.basename(path), "tokens": SEQ * 4}
+    (tmp_path / "t" / "manifest.json").write_text(json.dumps({"dtype": "uint16", "files": [entry]}))
+    assert DataLoader(DataConfig(paths=[str(tmp_path / "t")], seq_len=SEQ), seed=0).instances_per_epoch == 4
+    os.truncate(path, SEQ * 2 * 2)
+    with pytest.raises(InputError, match=r"part-00000-000\.npy: 128 bytes, but .*manifest\.json records 128"):
+        DataLoader(DataConfig(paths=[str(tmp_path / "t")], seq_len=SEQ), seed=0)

@@ -40,12 +40,38 @@ def resolve_token_files(patterns: Sequence[str]) -> list[str]:
                 raise InputError(
                     manifest, None, "not a token manifest: no 'files' list of {path: ...} entries"
                 )
-            files.extend(join(pattern, f["path"]) for f in listed)
+            manifest_dtype = read_json(manifest).get("dtype")
+            for entry in listed:
+                path = join(pattern, entry["path"])
+                _check_recorded_length(manifest, path, entry.get("tokens"), manifest_dtype)
+                files.append(path)
             continue
         files.extend(p for p in expand_paths(pattern) if p.endswith(".npy"))
     if not files:
         raise FileNotFoundError(f"no token files (*.npy) in {list(patterns)}")
     return list(dict.fromkeys(files))
+
+
+def _check_recorded_length(manifest: str, path: str, tokens: Any, dtype: Any) -> None:
+    """A token file whose size is not what tokenize recorded was cut short (a copy that stopped, a full disk)
+    or replaced: training on it would silently use other data, so it is an error naming both files."""
+    if not isinstance(tokens, int) or not isinstance(dtype, str):
+        return
+    if is_remote(path):
+        import fsspec
+
+        fs, fs_path = fsspec.core.url_to_fs(path)
+        size = int(fs.size(fs_path))
+    else:
+        size = os.path.getsize(_local(path))
+    expected = tokens * np.dtype(dtype).itemsize
+    if size != expected:
+        raise InputError(
+            path,
+            None,
+            f"{size} bytes, but {manifest} records {tokens} {dtype} tokens ({expected} bytes): "
+            "truncated or replaced since lmforge tokenize wrote it; copy or tokenize it again",
+        )
 
 
 def manifests_for(files: Sequence[str]) -> list[dict[str, Any]]:
