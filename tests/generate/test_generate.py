@@ -162,6 +162,12 @@ def test_cli_prints_continuation_of_lmforge_and_hf_folders(tmp_path, capsys):
     capsys.readouterr()
     assert main([hf_dir, "--prompt", "w5 w17 w99", "--max-new-tokens", "6"]) == 0
     assert capsys.readouterr().out.strip() == record["completion"]
+    # Several prompts: plain text used to be the continuations one after another, which cannot be told
+    # apart once one spans lines; each now follows a header naming its prompt.
+    assert main([hf_dir, "--prompt", "w5 w17 w99", "--prompt", "w3", "--max-new-tokens", "6"]) == 0
+    second = tok.decode(generate(model, [[3]], max_new_tokens=6)[0], skip_special_tokens=True)
+    expected_out = f'==> "w5 w17 w99" <==\n{record["completion"]}\n==> "w3" <==\n{second}\n'
+    assert capsys.readouterr().out == expected_out
 
 
 def test_cli_stops_at_the_tokenizers_eos_when_the_configs_is_no_token_of_it(tmp_path, capsys):

@@ -86,6 +86,9 @@ def main(argv: Sequence[str]) -> int:
         text = tokenizer.decode(tokens, skip_special_tokens=True)
         if args.json:
             print(json.dumps({"prompt": prompt, "completion": text, "tokens": tokens}))
+        elif len(args.prompt) > 1:
+            # completions may span lines: like `head` over several files, a header says whose text follows
+            print(f"==> {json.dumps(prompt, ensure_ascii=False)} <==\n{text}")
         else:
             print(text)
     return 0
