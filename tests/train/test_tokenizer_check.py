@@ -97,3 +97,18 @@ def test_a_tokenizer_smaller_than_the_vocabulary_warns_about_unused_rows(make_co
     err = capsys.readouterr().err
     assert "has 200 ids but model.vocab_size is 256: 56 embedding and output rows are never trained" in err
     assert "--model.vocab_size=200" in err
+
+
+def test_the_run_records_the_eos_that_ends_the_data_documents(make_config, capsys):
+    # tiny's preset keeps OLMo-1's EOS 50279, while lmforge tokenize ends documents with the tokenizer's EOS
+    # (0 for OLMo-1's own tokenizer): the export named |||IP_ADDRESS||| as the token to stop generating at.
+    from lmforge.distributed.checkpoint import checkpoint_model_config
+
+    config = make_config(max_steps=1, save_interval=1, data={"eos_token_id": 0})
+    assert config.model_config().eos_token_id == 50279
+    result = train(config)
+    assert checkpoint_model_config(result.checkpoint).eos_token_id == 0
+    assert (
+        "model.eos_token_id 50279 is not the id that ends the documents of data.paths (0"
+        in capsys.readouterr().err
+    )

@@ -97,6 +97,7 @@ class Trainer:
             world_size=self.dist.world_size,
             work_dir=config.save_folder,
         )
+        self._adopt_data_eos()
         self.evaluators: list[Evaluator] = build_evaluators(
             config.evaluators,
             seq_len=self.seq_len,
@@ -138,6 +139,29 @@ class Trainer:
             CheckpointCallback(),
             *(callbacks or []),
         ]
+
+    def _adopt_data_eos(self) -> None:
+        """Record in the model config the EOS id that ends the documents of the token files.
+
+        The model learns whatever id the data put between documents, and export, generate and eval read the
+        model config's ``eos_token_id`` to stop and start documents. The presets keep OLMo-1's 50279, while
+        ``lmforge tokenize`` ends documents with the tokenizer's EOS (0 for OLMo-1's own tokenizer, whose
+        50279 is ``|||IP_ADDRESS|||``): without this, the export told transformers to stop generating at a
+        token the model never learnt as a separator.
+        """
+        data_eos = self.loader.eos_token_id
+        if data_eos is None or self.model_config.eos_token_id == data_eos:
+            return
+        if self.dist.is_main:
+            print(
+                f"lmforge train: model.eos_token_id {self.model_config.eos_token_id} is not the id that ends "
+                f"the documents of data.paths ({data_eos}, data.eos_token_id or their manifest.json); the run "
+                f"records {data_eos}, so export, generate and eval use the separator the model learns",
+                file=sys.stderr,
+                flush=True,
+            )
+        self.config.model["eos_token_id"] = data_eos
+        self.model_config = self.config.model_config()
 
     def _check_tokenizer(self, path: str) -> str:
         """Refuse a ``tokenizer`` that is not one, has ids the embedding has no row for, or is not the one that
