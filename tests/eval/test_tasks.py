@@ -237,3 +237,19 @@ def test_a_task_listed_twice_is_an_error_not_scored_twice(data_dir):
 
     with pytest.raises(ConfigError, match="'arc_easy' and 'arc_easy' are both task 'arc_easy'"):
         prepare_tasks(["arc_easy", "arc_easy"], tokenizer=None, data_dir=data_dir)
+
+
+def test_offline_hub_failure_names_the_data_dir_alternative(monkeypatch, lmforge_model_dir):
+    """Offline, `eval tasks` without --data-dir said only "Couldn't reach 'allenai/ai2_arc' on the Hub"."""
+    datasets = pytest.importorskip("datasets")
+    from lmforge.eval.downstream import prepare_tasks
+    from lmforge.eval.tokenizer import load_eval_tokenizer
+
+    def offline(path, name=None, split=None):
+        raise ConnectionError(f"Couldn't reach {path!r} on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(
+        ConnectionError, match=r"ai2_arc.*pass --data-dir DIR holding arc_easy\.validation\.jsonl"
+    ):
+        prepare_tasks(["arc_easy:mc"], load_eval_tokenizer(lmforge_model_dir))

@@ -52,7 +52,15 @@ def _from_hub(spec: DatasetSpec, split: str) -> list[dict[str, Any]]:
         import datasets
     except ImportError as err:  # pragma: no cover - depends on the installation
         raise ImportError("loading tasks from the hub needs `datasets` (pip install 'lmforge[hf]')") from err
-    return [dict(row) for row in datasets.load_dataset(spec.path, spec.name, split=split)]
+    try:
+        rows = datasets.load_dataset(spec.path, spec.name, split=split)
+    except ConnectionError as err:  # offline, or the hub is down: the local alternative is --data-dir
+        stem = spec.local_name or spec.path.rsplit("/", 1)[-1]
+        raise ConnectionError(
+            f"{err}; without the hub, pass --data-dir DIR holding {stem}.{split}.jsonl.gz "
+            "(the datasets' rows as JSON lines)"
+        ) from None
+    return [dict(row) for row in rows]
 
 
 def _filter(spec: DatasetSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
