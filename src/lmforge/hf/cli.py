@@ -74,8 +74,12 @@ def export_main(argv: Sequence[str]) -> int:
     except UnsupportedFamilyError as err:
         print(f"lmforge export: {args.model}: cannot export a 'custom' model: {err}", file=sys.stderr)
         return 2
+    from lmforge.distributed.checkpoint import resolve_checkpoint
+
     summary = {
         "output": args.output,
+        # A run folder exports its newest checkpoint, which a live run keeps replacing: say which one it was.
+        **({"checkpoint": checkpoint} if (checkpoint := resolve_checkpoint(args.model)) else {}),
         "architecture": hf_config["architectures"][0],
         "dtype": hf_config["dtype"],
         "tokenizer": tokenizer,
