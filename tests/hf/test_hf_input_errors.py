@@ -22,7 +22,19 @@ def model_dir(tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("config_text", "message"),
-    [("{bad json", "Expecting property name"), (json.dumps({"model_type": "llama"}), "not an OLMo")],
+    [
+        ("{bad json", "Expecting property name"),
+        (json.dumps({"model_type": "llama"}), "not an OLMo"),
+        # a hand-edited size was a TypeError traceback from the head_dim arithmetic
+        (
+            json.dumps(
+                {"model_type": "olmo", "hidden_size": "big", "num_attention_heads": 2, "num_hidden_layers": 1}
+                | {"intermediate_size": 64, "vocab_size": 300}
+            ),
+            "hidden_size: expected a positive integer, got 'big'",
+        ),
+        (json.dumps({"model_type": "olmo2", "hidden_size": 32}), "missing 'num_attention_heads'"),
+    ],
 )
 def test_import_of_a_broken_hf_folder_is_one_line(tmp_path, capsys, config_text, message):
     (tmp_path / "hf").mkdir()

@@ -76,6 +76,11 @@ def hf_config_dict(config: ModelConfig, dtype: torch.dtype = torch.float32) -> d
     return out
 
 
+# the sizes every OLMo config.json gives; checked first so that a hand-edited value ("big", 4.0) is named
+# instead of failing in arithmetic further down
+_HF_SIZES = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size")
+
+
 def model_config_from_hf(hf: dict[str, Any], tokenizer_vocab_size: int | None = None) -> ModelConfig:
     """The :class:`ModelConfig` of a transformers OLMo / OLMo-2 ``config.json``."""
     model_type = hf.get("model_type")
@@ -89,6 +94,12 @@ def model_config_from_hf(hf: dict[str, Any], tokenizer_vocab_size: int | None = 
     if rope.get("rope_type", rope.get("type", "default")) not in ("default", None):
         raise ValueError(f"rope scaling {rope!r} is not supported")
     theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
+    for key in _HF_SIZES:
+        if key not in hf:
+            raise ValueError(f"missing {key!r}")
+        value = hf[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{key}: expected a positive integer, got {value!r}")
     n_heads = hf["num_attention_heads"]
     if hf.get("head_dim") not in (None, hf["hidden_size"] // n_heads):
         raise ValueError(f"head_dim={hf['head_dim']} differs from hidden_size / num_attention_heads")
