@@ -115,10 +115,12 @@ def test_repeated_exports_are_byte_identical(tmp_path):
             assert a.read() == b.read(), name
 
 
-def test_bfloat16_export(tmp_path):
+def test_bfloat16_export(tmp_path, capsys):
     _, folder = model_folder(tmp_path, "olmo2", with_tokenizer=False)
     out = str(tmp_path / "hf")
     assert export_main([folder, "--output", out, "--dtype", "bfloat16"]) == 0
+    # without a tokenizer the export used to succeed silently with a folder AutoTokenizer cannot load
+    assert "has no tokenizer files: pass --tokenizer FILE" in capsys.readouterr().err
     with open(os.path.join(out, "config.json")) as f:
         assert json.load(f)["dtype"] == "bfloat16"
     assert load_model(out).embeddings.weight.dtype == torch.bfloat16

@@ -85,6 +85,12 @@ def export_main(argv: Sequence[str]) -> int:
         "tokenizer": tokenizer,
     }
     print(json.dumps(summary, indent=2))
+    if tokenizer is None:  # the weights alone load, but AutoTokenizer.from_pretrained(output) will not
+        print(
+            f"lmforge export: no tokenizer.json beside {args.model}, so {args.output} has no tokenizer files: "
+            "pass --tokenizer FILE",
+            file=sys.stderr,
+        )
     return 0
 
 
