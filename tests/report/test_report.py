@@ -178,3 +178,16 @@ def test_report_of_the_separate_commands_outputs(tmp_path, capsys):
     )
     assert lmforge_main(["report", folder, "--hf", str(tmp_path)]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+def test_a_malformed_metrics_line_before_the_end_is_named(tmp_path, capsys):
+    run = _fake_run(tmp_path)
+    metrics = f"{run}/train/metrics.jsonl"
+    with open(metrics, "rb") as handle:
+        lines = handle.readlines()
+    lines[3] = b'{"step": 4, "loss": \xff\n'  # bad bytes mid-file: was skipped unseen (or a traceback)
+    with open(metrics, "wb") as handle:
+        handle.writelines(lines)
+    assert lmforge_main(["report", run]) == 2
+    err = capsys.readouterr().err
+    assert "metrics.jsonl:4: not a JSON object of metrics" in err and "Traceback" not in err

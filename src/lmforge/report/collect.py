@@ -40,21 +40,28 @@ def _read_json(path: str) -> Any:
 
 
 def read_metrics(path: str) -> list[dict[str, Any]]:
-    """Rows of a metrics JSONL file; a torn last line (killed writer) is ignored."""
+    """Rows of a metrics JSONL file; a torn last line (killed writer, no newline yet) is ignored.
+
+    Any other line that is not a JSON object is an error naming the line: skipping it would report a
+    curve with a silent gap (the trainer itself rewrites the file without a torn tail when it resumes).
+    """
     rows: list[dict[str, Any]] = []
     if not os.path.isfile(path):
         return rows
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
+    with open(path, "rb") as handle:
+        lines = handle.readlines()
+    for line_no, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except ValueError as err:  # malformed JSON and invalid UTF-8 alike
+            if line_no == len(lines) and not raw.endswith(b"\n"):
+                break
+            raise InputError(path, line_no, f"not a JSON object of metrics ({err})") from None
+        if not isinstance(row, dict):
+            raise InputError(path, line_no, f"not a JSON object of metrics (a {type(row).__name__})")
+        rows.append(row)
     return rows
 
 
