@@ -253,3 +253,21 @@ def test_offline_hub_failure_names_the_data_dir_alternative(monkeypatch, lmforge
         ConnectionError, match=r"ai2_arc.*pass --data-dir DIR holding arc_easy\.validation\.jsonl"
     ):
         prepare_tasks(["arc_easy:mc"], load_eval_tokenizer(lmforge_model_dir))
+
+
+def test_cli_warns_when_prompts_exceed_the_context(tmp_path, lmforge_model_dir, data_dir, caplog):
+    """k-shot prompts longer than the model's context were cut from the left without a word (as in lm-eval):
+    a user scoring a short-context model saw plausible numbers for prompts the model never fully read."""
+    from lmforge.cli import main
+
+    def run(max_len: str, shots: str) -> list[str]:
+        caplog.clear()
+        args = ["eval", "tasks", lmforge_model_dir, "--tasks", "arc_easy", "--data-dir", data_dir,
+                "--num-fewshot", shots, "--max-seq-len", max_len, "--output", str(tmp_path / "r.json"), "--no-progress"]  # fmt: skip
+        with caplog.at_level("WARNING", logger="lmforge.eval.cli"):
+            assert main(args) == 0
+        return [r.getMessage() for r in caplog.records if r.name == "lmforge.eval.cli"]
+
+    short = run("8", "2")
+    assert len(short) == 1 and "arc_easy:" in short[0] and "exceed the 8-token context" in short[0]
+    assert run("64", "0") == []

@@ -15,6 +15,8 @@ import torch
 
 from lmforge.io import atomic_write, write_json
 
+log = logging.getLogger(__name__)
+
 
 def _dtype(name: str | None) -> torch.dtype | None:
     if name in (None, "auto"):
@@ -139,7 +141,7 @@ def ppl_main(argv: Sequence[str]) -> int:
 
 
 def tasks_main(argv: Sequence[str]) -> int:
-    from lmforge.eval.downstream import prepare_tasks, score_prepared
+    from lmforge.eval.downstream import count_truncated, prepare_tasks, score_prepared
     from lmforge.eval.tasks.template import TemplateError
 
     parser = argparse.ArgumentParser(
@@ -166,6 +168,13 @@ def tasks_main(argv: Sequence[str]) -> int:
         from lmforge.io import InputError
 
         raise InputError(err.location or args.data_dir or "tasks", None, err.reason) from None
+    for task in prepared:
+        if cut := count_truncated(task, max_len):
+            log.warning(
+                "%s: %d of %d requests exceed the %d-token context and lose the start of their context "
+                "(k-shot prompts: fewer shots, or a larger --max-seq-len if the model allows)",
+                task.spec.name, cut, len(task.requests), max_len,
+            )  # fmt: skip
     started = time.perf_counter()
     results, records = score_prepared(model, prepared, max_len, args.batch_size, not args.no_progress)
     seconds = time.perf_counter() - started

@@ -131,6 +131,12 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
+def count_truncated(task: PreparedTask, max_length: int) -> int:
+    """Requests of ``task`` longer than the model reads (``max_length + 1`` tokens of context + continuation):
+    their contexts lose their first tokens, as in lm-eval, which does so silently."""
+    return sum(len(ctx) + len(cont) > max_length + 1 for ctx, cont in task.requests)
+
+
 def score_prepared(
     model: nn.Module,
     tasks: Sequence[PreparedTask],
