@@ -70,3 +70,12 @@ def test_trainer_mfu_uses_the_model_flops_and_the_configured_peak(make_config):
     per_token = flops_per_token(config.model_config(), config.data.seq_len)
     for row in rows:
         assert row["mfu"] == pytest.approx(row["tokens_per_s"] * per_token / 1e9, rel=1e-12)
+
+
+def test_mfu_above_100_percent_is_explained_once(make_config, capsys):
+    # A CPU peak measured on a busy machine gave rows with mfu 1.17 and no word of why.
+    train(make_config(max_steps=3, save_interval=None, peak_flops=1000.0))
+    err = capsys.readouterr().err
+    assert err.count("is above 100%: the peak 1e+03 FLOP/s (config.peak_flops) is below what this run") == 1
+    train(make_config(max_steps=2, save_interval=None, peak_flops=1e30))
+    assert "above 100%" not in capsys.readouterr().err

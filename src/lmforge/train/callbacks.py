@@ -53,6 +53,7 @@ class SpeedCallback(Callback):
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.first = True
+        self.warned_over_peak = False
 
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         tokens, seconds = metrics.pop("_tokens_this_rank"), metrics.pop("_step_seconds")
@@ -64,6 +65,17 @@ class SpeedCallback(Callback):
         if row:
             metrics.update(trainer.speed.report())
             metrics["peak_memory_mb"] = peak_memory_mb(trainer.device)
+            if metrics.get("mfu", 0.0) > 1.0 and not self.warned_over_peak and trainer.dist.is_main:
+                # A CPU peak measured while other programs held the cores is too low; a silent 117% MFU
+                # reads as a bug in the FLOP count.
+                self.warned_over_peak = True
+                print(
+                    f"lmforge train: warning: MFU {metrics['mfu']:.0%} is above 100%: the peak "
+                    f"{trainer.speed.peak_flops:.3g} FLOP/s ({trainer.peak_source}) is below what this run "
+                    "reaches (a busy machine when it was measured?); peak_flops=... sets the device's peak",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 class EvalCallback(Callback):
