@@ -1,4 +1,4 @@
-"""`lmforge export RUN`: the summary names the checkpoint a run folder resolved to (a live run keeps adding)."""
+"""Coming back to a finished run: exporting it names the checkpoint used; retraining it says it is done."""
 
 from __future__ import annotations
 
@@ -17,3 +17,12 @@ def test_exporting_a_run_folder_names_the_checkpoint_it_used(make_config, tmp_pa
     assert summary["checkpoint"] == result.checkpoint == os.path.join(result.save_folder, "step2")
     assert export_main([result.checkpoint.replace("step2", "step1"), "--output", str(tmp_path / "hf1")]) == 0
     assert json.loads(capsys.readouterr().out)["checkpoint"].endswith("step1")
+
+
+def test_rerunning_a_finished_run_says_there_is_nothing_to_train(make_config, capsys):
+    config = make_config(max_steps=2, save_interval=2)
+    train(config)
+    capsys.readouterr()
+    result = train(make_config(max_steps=2, save_interval=2))
+    assert result.step == 2
+    assert "is at step 2, max_steps is 2: nothing to train" in capsys.readouterr().out

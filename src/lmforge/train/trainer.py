@@ -244,6 +244,12 @@ class Trainer:
                 f"from step {self.step} | peak {self.speed.peak_flops:.3g} FLOP/s ({self.peak_source})",
                 flush=True,
             )
+            if self.step >= self.config.max_steps:  # a rerun of a finished command: say why nothing happens
+                print(
+                    f"lmforge train: {self.config.save_folder} is at step {self.step}, max_steps is "
+                    f"{self.config.max_steps}: nothing to train (a larger --max_steps continues the run)",
+                    flush=True,
+                )
         for callback in self.callbacks:
             callback.on_train_start(self)
         started = time.monotonic()
