@@ -247,3 +247,18 @@ def test_lmforge_eval_lm_eval_hands_the_arguments_to_lm_eval_with_lmforge_regist
     args = ["--model", "lmforge", "--model_args", "path=/m", "--tasks", "arc_easy"]
     assert main(["eval", "lm-eval", *args]) == 0
     assert seen == {"argv": args, "model": "LmforgeLM"}
+
+
+def test_batch_size_in_model_args_and_on_the_command_line_is_a_clear_error(lmforge_model_dir):
+    """lm-eval hands its --batch_size to the model beside --model_args: both used to be a TypeError traceback."""
+    from lmforge.config import ConfigError
+    from lmforge.eval.lm_eval_adapter import LmforgeLM
+
+    with pytest.raises(ConfigError, match=r"model_args\.batch_size: lm-eval sets it from --batch_size"):
+        LmforgeLM.create_from_arg_string(f"path={lmforge_model_dir},batch_size=4", {"batch_size": 8})
+    with pytest.raises(ConfigError, match=r"model_args\.batch_size"):  # what lm-eval's CLI calls
+        LmforgeLM.create_from_arg_obj({"path": lmforge_model_dir, "batch_size": 4}, {"batch_size": 8})
+    lm = LmforgeLM.create_from_arg_string(
+        f"path={lmforge_model_dir},max_length=32", {"batch_size": 8, "max_batch_size": None, "device": "cpu"}
+    )
+    assert (lm.batch_size, lm.max_length) == (8, 32)

@@ -63,6 +63,26 @@ class LmforgeLM(LM):
         self.batch_size = _as_int(batch_size, 16)
         self.path = path
 
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> LmforgeLM:
+        from lm_eval import utils
+
+        return cls.create_from_arg_obj(utils.simple_parse_args_string(arg_string), additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None) -> LmforgeLM:
+        """lm-eval passes ``--batch_size`` / ``--device`` beside ``--model_args``; the same key in both used to
+        end in a TypeError traceback ("got multiple values for keyword argument")."""
+        from lmforge.config import ConfigError
+
+        given = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        for key in sorted(set(arg_dict) & set(given)):
+            raise ConfigError(
+                f"model_args.{key}",
+                f"lm-eval sets it from --{key} ({given[key]!r}); drop it from --model_args",
+            )
+        return cls(**arg_dict, **given)
+
     @property
     def tokenizer_name(self) -> str:
         return self.tok.name.replace("/", "__")
