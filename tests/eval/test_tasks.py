@@ -271,3 +271,18 @@ def test_cli_warns_when_prompts_exceed_the_context(tmp_path, lmforge_model_dir, 
     short = run("8", "2")
     assert len(short) == 1 and "arc_easy:" in short[0] and "exceed the 8-token context" in short[0]
     assert run("64", "0") == []
+
+
+def test_output_may_be_a_folder(tmp_path, lmforge_model_dir, data_dir):
+    """`--output out/` (lm-eval's --output_path takes a folder) scored every example and then failed with
+    "[Errno 20] Not a directory: '..tmp-xxxx' -> 'out/'"; an existing folder failed with Errno 21."""
+    from lmforge.cli import main
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for output, folder in ((str(existing), existing), (f"{tmp_path / 'new'}/", tmp_path / "new")):
+        code = main(["eval", "tasks", lmforge_model_dir, "--tasks", "copa", "--data-dir", data_dir,
+                     "--output", output, "--no-progress"])  # fmt: skip
+        assert code == 0
+        assert json.loads((folder / "results.json").read_text())["copa"]["num_examples"] == 2
+        assert len((folder / "results.examples.jsonl").read_text().splitlines()) == 2

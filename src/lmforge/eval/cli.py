@@ -40,7 +40,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-seq-len", type=int, default=None, help="default: the model's context length")
     parser.add_argument("--prefix-token-id", type=int, default=None, help="override the BOS/EOS prefix token")
-    parser.add_argument("--output", required=True, help="results.json")
+    parser.add_argument(
+        "--output", required=True, help="results.json (a folder, or a path ending in '/': results.json in it)"
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -88,6 +90,15 @@ def _write_jsonl(path: str, records: list[dict[str, Any]]) -> None:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def _results_path(output: str) -> str:
+    """``--output`` names the results file; a folder (existing, or written with a trailing slash, as lm-eval's
+    ``--output_path`` takes one) gets ``results.json`` inside it. Decided before any scoring: otherwise the
+    run computed everything and then failed to replace a directory with a file."""
+    if output.endswith(("/", os.sep)) or os.path.isdir(output):
+        return output.rstrip("/" + os.sep) + "/results.json"
+    return output
+
+
 def _beside(output: str, suffix: str) -> str:
     stem = output[: -len(".json")] if output.endswith(".json") else output
     return f"{stem}.{suffix}"
@@ -107,6 +118,7 @@ def ppl_main(argv: Sequence[str]) -> int:
     parser.add_argument("--domain-field", default="source", help="document field naming the domain (dotted)")
     args = parser.parse_args(list(argv))
     _check_counts(args, {"batch_size": 1, "max_seq_len": 1, "stride": 1})
+    args.output = _results_path(args.output)
     model, tokenizer, max_len = _load(args)
     if args.stride is not None and args.stride > max_len:
         from lmforge.config import ConfigError
@@ -156,6 +168,7 @@ def tasks_main(argv: Sequence[str]) -> int:
     parser.add_argument("--num-fewshot", type=int, default=None, help="default: each task's own")
     args = parser.parse_args(list(argv))
     _check_counts(args, {"batch_size": 1, "max_seq_len": 1, "limit": 1, "num_fewshot": 0})
+    args.output = _results_path(args.output)
     model, tokenizer, max_len = _load(args)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()]
     if not names:
