@@ -79,3 +79,18 @@ def test_a_worker_exits_when_its_launcher_is_killed():
         time.sleep(0.1)
     os.kill(worker_pid, signal.SIGKILL)
     raise AssertionError("the worker outlived its launcher")
+
+
+def test_init_distributed_watches_the_launcher_only_under_torchrun(no_launcher, monkeypatch):
+    from lmforge.distributed import process_group
+
+    started = []
+    monkeypatch.setattr(process_group, "exit_with_launcher", lambda rank: started.append(rank) or "watch")
+    monkeypatch.setattr(process_group, "_launcher_watch", None)
+    init_distributed("cpu")
+    assert started == []  # a plain process has no launcher to outlive
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "run")
+    monkeypatch.setenv("RANK", "0")
+    init_distributed("cpu")
+    init_distributed("cpu")
+    assert started == [0]  # one watcher per process, however many groups it makes
