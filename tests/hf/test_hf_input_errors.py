@@ -87,3 +87,19 @@ def test_import_of_a_model_pt_with_code_in_it_is_refused_in_one_line(tmp_path, c
     (native / "model.pt").write_bytes(b"garbage")
     assert lmforge_main(["import", str(native), "--output", str(tmp_path / "out")]) == 2
     assert "model.pt: not a tensors-only checkpoint" in capsys.readouterr().err
+
+
+def test_weights_that_do_not_fit_the_config_name_the_tensor(model_dir, tmp_path, capsys):
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(model_dir, edited)
+    config = (edited / "config.yaml").read_text()
+    assert "d_model: 32" in config
+    (edited / "config.yaml").write_text(config.replace("d_model: 32", "d_model: 64"))
+    out = tmp_path / "hf"
+    assert lmforge_main(["export", str(edited), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    # was only torch's first line, "Error(s) in loading state_dict for Transformer:", naming nothing
+    assert "size mismatch for " in err and "Traceback" not in err
+    assert not out.exists()

@@ -53,7 +53,12 @@ def located_load_errors(path: str) -> Iterator[None]:
     except (ConfigError, InputError, torch.OutOfMemoryError):
         raise
     except (ValueError, RuntimeError, SafetensorError, pickle.UnpicklingError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        reason = lines[0] if lines else type(err).__name__
+        if reason.endswith(":") and len(lines) > 1:
+            # torch's "Error(s) in loading state_dict for Transformer:" says what is wrong on the next line
+            # ("size mismatch for blocks.0.att_proj.weight: ... shape ..."): the first line alone says nothing
+            reason = f"{reason} {lines[1]}" + (f" (and {len(lines) - 2} more)" if len(lines) > 2 else "")
         where = path
         if reason.startswith(path) and ": " in reason:  # already located (the folder or a file in it)
             where, reason = reason.split(": ", 1)
