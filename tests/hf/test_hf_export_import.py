@@ -12,7 +12,7 @@ from hf_twins import random_model
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from lmforge.config import to_dict
+from lmforge.config import ConfigError, to_dict
 from lmforge.hf.cli import export_main, import_main
 from lmforge.hf.native import is_native_olmo_checkpoint, load_native_olmo
 from lmforge.models import load_model, save_model_folder
@@ -348,6 +348,20 @@ def test_import_takes_a_tokenizer_and_keeps_its_special_token_files(tmp_path, ca
     tok_dir = tmp_path / "tok"
     tok_dir.mkdir()
     write_tokenizer(str(tok_dir / "tokenizer.json"))
+    big = Tokenizer(models.WordLevel({f"w{i}": i for i in range(VOCAB + 200)}, unk_token="w0"))
+    big.save(str(tmp_path / "big.json"))
+    with pytest.raises(ConfigError, match="has 450 ids but the model embeds only"):  # another model's
+        import_main(
+            [
+                str(native),
+                "--output",
+                str(tmp_path / "x"),
+                "--model.n_heads=4",
+                "--tokenizer",
+                str(tmp_path / "big.json"),
+            ]
+        )
+    assert not os.path.exists(tmp_path / "x")
     (tok_dir / "tokenizer_config.json").write_text(
         json.dumps({"bos_token": "w7", "eos_token": "<|endoftext|>"})
     )

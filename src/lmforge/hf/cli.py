@@ -141,7 +141,13 @@ def import_main(argv: Sequence[str]) -> int:
             "(model.pt / model.safetensors with transformer.blocks.N.att_proj.weight)"
         )
     tokenizer = _tokenizer_arg(args.tokenizer)
-    if tokenizer is None and os.path.isfile(os.path.join(source, "tokenizer.json")):
+    if tokenizer is not None:  # refuse another model's tokenizer now, not at the first eval / generate
+        from lmforge.models.loading import check_tokenizer_fits
+        from lmforge.tokenize.tokenizer import load_tokenizer
+
+        ids = load_tokenizer(tokenizer).get_vocab_size(with_added_tokens=True)
+        check_tokenizer_fits(model, ids, args.tokenizer)
+    elif os.path.isfile(os.path.join(source, "tokenizer.json")):
         tokenizer = find_tokenizer(source)
     save_model_folder(
         model,
