@@ -378,3 +378,22 @@ def test_import_takes_a_tokenizer_and_keeps_its_special_token_files(tmp_path, ca
     back = str(tmp_path / "from-hf")
     assert import_main([str(hf_dir), "--output", back]) == 0
     assert load_eval_tokenizer(back).prefix_id == load_eval_tokenizer(str(hf_dir)).prefix_id == 7
+
+
+@pytest.mark.parametrize("option", ["scale_logits", "input_emb_norm"])
+def test_native_options_that_change_the_function_are_refused(tmp_path, option):
+    """OLMo's `scale_logits` / `input_emb_norm` add no weights, so the import used to succeed silently with
+    a model computing other logits than OLMo's."""
+    from lmforge.models.folder import model_config_from_dict
+    from lmforge.nn import build_model
+
+    section = {**NATIVE_SECTIONS["olmo"], "vocab_size": VOCAB, "eos_token_id": 249, "pad_token_id": 1}
+    model = build_model(model_config_from_dict(section), seed=5).eval()
+    native = tmp_path / "native"
+    native.mkdir()
+    (native / "config.yaml").write_text(OLMO_YAML["olmo"] + f"  {option}: true\n")
+    torch.save(native_state(model), native / "model.pt")
+    with pytest.raises(ValueError, match=f"{option}: true is not supported"):
+        load_native_olmo(str(native))
+    (native / "config.yaml").write_text(OLMO_YAML["olmo"] + f"  {option}: false\n")
+    assert load_native_olmo(str(native)).config.d_model == model.config.d_model

@@ -118,6 +118,13 @@ def _from_olmo_yaml(section: dict[str, Any], path: str) -> dict[str, Any]:
         raise ValueError(f"{path}: block_type={section['block_type']!r}; only sequential is supported")
     if section.get("alibi") or section.get("rope") is False:
         raise ValueError(f"{path}: only RoPE position embeddings are supported")
+    # Options that change the function without adding weights: ignoring them would import without a word a
+    # model whose logits differ from OLMo's (logits / sqrt(d_model); embeddings * sqrt(d_model)).
+    for key in ("scale_logits", "input_emb_norm"):
+        if section.get(key):
+            raise ValueError(
+                f"{path}: {key}: true is not supported (the lmforge Transformer has no such scaling)"
+            )
     d_model, n_heads = int(section["d_model"]), int(section["n_heads"])
     fused_hidden = section.get("mlp_hidden_size") or int(section.get("mlp_ratio", 4) * d_model)
     n_kv_heads = 1 if section.get("multi_query_attention") else section.get("n_kv_heads")
