@@ -103,3 +103,15 @@ def test_weights_that_do_not_fit_the_config_name_the_tensor(model_dir, tmp_path,
     # was only torch's first line, "Error(s) in loading state_dict for Transformer:", naming nothing
     assert "size mismatch for " in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_rope_scaling_beside_rope_parameters_is_refused():
+    """transformers 5 applies a legacy `rope_scaling` even when `rope_parameters` says default (checked:
+    AutoConfig gives rope_type linear); the import used to read only rope_parameters and drop the scaling."""
+    from lmforge.hf.convert import model_config_from_hf
+
+    hf = {"model_type": "olmo2", "hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
+          "intermediate_size": 128, "vocab_size": 256, "rope_parameters": {"rope_type": "default", "rope_theta": 1e4}}  # fmt: skip
+    assert model_config_from_hf(hf).rope_theta == 1e4
+    with pytest.raises(ValueError, match=r"rope scaling .*linear.* is not supported"):
+        model_config_from_hf({**hf, "rope_scaling": {"rope_type": "linear", "factor": 2.0}})

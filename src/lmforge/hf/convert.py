@@ -91,8 +91,10 @@ def model_config_from_hf(hf: dict[str, Any], tokenizer_vocab_size: int | None = 
     if hf.get("hidden_act", "silu") != "silu":
         raise ValueError(f"hidden_act={hf['hidden_act']!r}: only SwiGLU (silu) is supported")
     rope = hf.get("rope_parameters") or hf.get("rope_scaling") or {}
-    if rope.get("rope_type", rope.get("type", "default")) not in ("default", None):
-        raise ValueError(f"rope scaling {rope!r} is not supported")
+    # transformers 5 applies a legacy rope_scaling even beside rope_parameters: check both
+    for scaling in (rope, hf.get("rope_scaling") or {}):
+        if scaling.get("rope_type", scaling.get("type", "default")) not in ("default", None):
+            raise ValueError(f"rope scaling {scaling!r} is not supported")
     theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
     for key in _HF_SIZES:
         if key not in hf:
