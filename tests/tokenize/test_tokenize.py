@@ -333,3 +333,19 @@ def test_overlapping_inputs_tokenize_each_file_once(tmp_path, corpus, tokenizer_
     manifest = tokenize_documents(overlapping, tokenizer_path, str(tmp_path / "t"), progress=False)
     assert manifest["totals"]["input_files"] == len(web) == 3
     assert manifest["totals"]["documents_in"] == 3 * 40
+
+
+def test_a_null_or_missing_id_is_an_empty_metadata_id(tmp_path, tokenizer_path):
+    docs = [
+        {"text": "no id"},
+        {"id": None, "text": "null id"},
+        {"id": 5, "text": "int id"},
+        {"id": "x", "text": "s"},
+    ]
+    write_documents(str(tmp_path / "d.jsonl"), docs)
+    manifest = tokenize_documents(
+        str(tmp_path / "d.jsonl"), tokenizer_path, str(tmp_path / "t"), progress=False
+    )
+    rows = _metadata(tmp_path / "t" / manifest["files"][0]["path"])
+    # a null id was written as the string "None", indistinguishable from a document whose id is "None"
+    assert [r["id"] for r in rows] == ["", "", "5", "x"]

@@ -70,7 +70,7 @@ class Encoder:
                 empty += 1
                 continue
             texts.append(text)
-            ids.append(str(doc.get("id", "")))
+            ids.append(str(doc["id"]) if doc.get("id") is not None else "")  # null and missing alike
             sources.append(str(doc.get("source") or ""))
             lines.append(line_no)
         # add_special_tokens=False: the document separator is ours (EOS, appended below), never a
