@@ -397,3 +397,23 @@ def test_native_options_that_change_the_function_are_refused(tmp_path, option):
         load_native_olmo(str(native))
     (native / "config.yaml").write_text(OLMO_YAML["olmo"] + f"  {option}: false\n")
     assert load_native_olmo(str(native)).config.d_model == model.config.d_model
+
+
+def test_tied_config_with_a_different_lm_head_loads_untied_as_transformers_does(tmp_path, caplog):
+    """transformers 5 keeps such a model untied (its own lm_head); lmforge tied it, dropping lm_head.weight,
+    and computed other logits (max |diff| ~1 on a random OLMo-2) without a word."""
+    from hf_twins import hf_twin
+
+    model = random_model("olmo2", vocab_size=VOCAB).eval()
+    assert not model.config.weight_tying
+    hf_dir = tmp_path / "hf"
+    hf_twin(model).save_pretrained(str(hf_dir))
+    config = json.loads((hf_dir / "config.json").read_text())
+    (hf_dir / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": True}))
+    with caplog.at_level(logging.WARNING):
+        loaded = load_model(str(hf_dir))
+    assert not loaded.config.weight_tying and "loaded untied" in caplog.text
+    theirs = transformers.AutoModelForCausalLM.from_pretrained(str(hf_dir)).eval()
+    ids = torch.randint(0, VOCAB, (1, 7))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids).logits, theirs(ids).logits, atol=1e-5, rtol=0)

@@ -282,6 +282,18 @@ def load_hf_folder(
         return load_native_olmo(path, device=device, dtype=dtype)
     config = read_hf_config(path)
     hf_tensors = read_hf_weights(path, device=str(device))
+    head, embed = hf_tensors.get("lm_head.weight"), hf_tensors.get("model.embed_tokens.weight")
+    if config.weight_tying and head is not None and embed is not None and not torch.equal(head, embed):
+        # transformers leaves such a model untied (its own lm_head), with a warning: compute what it computes
+        import dataclasses
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s: tie_word_embeddings is true but lm_head.weight differs from the embedding: loaded untied, "
+            "as transformers does",
+            path,
+        )
+        config = dataclasses.replace(config, weight_tying=False)
     try:
         tensors = from_hf_state_dict(hf_tensors, config)
     except KeyError as err:
