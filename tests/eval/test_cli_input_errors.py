@@ -157,3 +157,14 @@ def test_nothing_to_evaluate_is_said_plainly(lmforge_model_dir, tmp_path, capsys
     assert not (tmp_path / "r.json").exists()
     assert main(_tasks(lmforge_model_dir, str(tmp_path), tmp_path / "t.json", "--tasks", " , ")) == 2
     assert "tasks: no task names" in capsys.readouterr().err
+
+
+def test_no_results_file_claims_a_run_whose_per_document_file_failed(lmforge_model_dir, tmp_path, capsys):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": "hello world"}) + "\n")
+    (tmp_path / "r.documents.jsonl").mkdir()  # the side file cannot be written
+    args = ["eval", "ppl", lmforge_model_dir, "--data", str(docs), "--output", str(tmp_path / "r.json")]
+    assert main([*args, "--no-progress"]) == 2
+    assert "r.documents.jsonl" in capsys.readouterr().err
+    # results.json was written first: it stood there as a finished run without its documents file
+    assert not (tmp_path / "r.json").exists()

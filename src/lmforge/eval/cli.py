@@ -141,8 +141,9 @@ def ppl_main(argv: Sequence[str]) -> int:
         "documents_read": counts["read"], "documents_empty": counts["empty"],
         "seconds": round(time.perf_counter() - started, 3), **aggregate(scores),
     }  # fmt: skip
-    write_json(args.output, results)
+    # the per-document file first: results.json, what readers look for, then means both are complete
     _write_jsonl(_beside(args.output, "documents.jsonl"), [s.__dict__ for s in scores])
+    write_json(args.output, results)
     micro = results["overall"]["micro"]
     print(
         f"{len(scores)} documents, {micro['tokens']} tokens: token ppl {micro['token_perplexity']:.4g}, "
@@ -191,8 +192,8 @@ def tasks_main(argv: Sequence[str]) -> int:
     started = time.perf_counter()
     results, records = score_prepared(model, prepared, max_len, args.batch_size, not args.no_progress)
     seconds = time.perf_counter() - started
+    _write_jsonl(_beside(args.output, "examples.jsonl"), records)  # before results.json, as in ppl
     write_json(args.output, results)
-    _write_jsonl(_beside(args.output, "examples.jsonl"), records)
     width = max(len(t) for t in results)
     for task, metrics in results.items():
         shown = " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k.startswith("acc"))
