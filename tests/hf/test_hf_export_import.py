@@ -370,6 +370,9 @@ def test_import_takes_a_tokenizer_and_keeps_its_special_token_files(tmp_path, ca
     assert json.loads(capsys.readouterr().out)["tokenizer"] == str(tok_dir / "tokenizer.json")
     assert os.path.isfile(os.path.join(out, "tokenizer.json"))
     assert load_eval_tokenizer(out).prefix_id == 7
+    # importing again into the same folder without a tokenizer must not claim the folder has none
+    assert import_main([str(native), "--output", out, "--model.n_heads=4"]) == 0
+    assert "keeps the tokenizer.json an earlier write left there" in capsys.readouterr().err
 
     hf_dir = tmp_path / "hf"
     hf_twin(model).save_pretrained(str(hf_dir))

@@ -160,8 +160,12 @@ def import_main(argv: Sequence[str]) -> int:
     summary = {"output": args.output, "format": kind, "family": model.config.family, "tokenizer": tokenizer}
     print(json.dumps(summary, indent=2))
     if tokenizer is None:
+        if os.path.isfile(os.path.join(args.output, "tokenizer.json")):  # not ours to delete; maybe not its
+            state = "keeps the tokenizer.json an earlier write left there, which may belong to another model"
+        else:
+            state = "has none"
         print(
-            f"lmforge import: {source} holds no tokenizer.json, so {args.output} has none: pass --tokenizer FILE "
+            f"lmforge import: {source} holds no tokenizer.json, so {args.output} {state}: pass --tokenizer FILE "
             "here (or to eval / generate / export later)",
             file=sys.stderr,
         )
