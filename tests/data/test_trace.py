@@ -140,3 +140,23 @@ def test_a_foreign_manifest_json_is_one_line(tmp_path, capsys):
     assert main(["data", "trace", str(tokens), "--batch", "0", "--batch-size", "2", "--seq-len", "10"]) == 2
     err = capsys.readouterr().err
     assert "manifest.json: not a token manifest" in err and "Traceback" not in err
+
+
+def test_a_cut_or_edited_metadata_file_is_one_line(tmp_path, capsys):
+    import gzip
+
+    _, _, tokens = _corpus(tmp_path)
+    metas = sorted((tmp_path / "tokens").glob("*.csv.gz"))
+    originals = [m.read_bytes() for m in metas]
+    args = ["data", "trace", tokens, "--batch", "1", "--batch-size", "2", "--seq-len", "16"]
+    for meta, data in zip(metas, originals):
+        meta.write_bytes(data[: len(data) // 2])  # a copy cut short: was gzip's EOFError traceback
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert ".csv.gz:" in err and "truncated or corrupt metadata" in err and "Traceback" not in err
+    for meta, data in zip(metas, originals):
+        text = gzip.decompress(data).decode().splitlines()
+        text[2] = "x" + text[2]  # a start that is no number: was int()'s ValueError traceback
+        meta.write_bytes(gzip.compress(("\n".join(text) + "\n").encode()))
+    assert main(args) == 2
+    assert ".csv.gz:3: start is not a count: 'x" in capsys.readouterr().err

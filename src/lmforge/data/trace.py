@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from lmforge.data.loader import DataLoader
-from lmforge.io import exists, open_file
-from lmforge.tokenize.writer import metadata_path
+from lmforge.io import InputError, exists, open_file
+from lmforge.tokenize.writer import METADATA_HEADER, metadata_path
 
 
 @dataclasses.dataclass
@@ -34,8 +34,25 @@ class _Metadata:
     """Rows of one metadata file, searchable by token position."""
 
     def __init__(self, path: str) -> None:
-        with open_file(path, "rt") as f:
-            rows = list(csv.DictReader(f))
+        rows: list[dict[str, str]] = []
+        line = 1  # the header
+        try:
+            with open_file(path, "rt") as f:
+                reader = csv.DictReader(f)
+                missing = set(METADATA_HEADER) - set(reader.fieldnames or ())
+                if missing:
+                    raise InputError(path, 1, f"not a token metadata file: no column {sorted(missing)}")
+                for row in reader:
+                    line = reader.line_num
+                    for column in ("start", "end", "line"):
+                        if not (row[column] or "").isdigit():
+                            raise InputError(path, line, f"{column} is not a count: {row[column]!r}")
+                    rows.append(row)
+        except (EOFError, OSError, UnicodeDecodeError, csv.Error) as err:
+            if isinstance(err, FileNotFoundError):
+                raise
+            # a copy cut short or a foreign file: name it rather than show gzip's traceback
+            raise InputError(path, line + 1, f"truncated or corrupt metadata ({err})") from None
         self.rows = rows
         self.starts = np.array([int(r["start"]) for r in rows], dtype=np.int64)
         self.ends = np.array([int(r["end"]) for r in rows], dtype=np.int64)
