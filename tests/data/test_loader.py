@@ -268,3 +268,19 @@ def test_a_token_file_shorter_than_its_manifest_records_is_refused(tmp_path, wri
     os.truncate(path, SEQ * 2 * 2)
     with pytest.raises(InputError, match=r"part-00000-000\.npy: 128 bytes, but .*manifest\.json records 128"):
         DataLoader(DataConfig(paths=[str(tmp_path / "t")], seq_len=SEQ), seed=0)
+
+
+def test_a_damaged_saved_order_is_named_not_a_traceback(token_dir, tmp_path):
+    loader = DataLoader(_config(token_dir), seed=11, work_dir=str(tmp_path / "run"))
+    first = loader.global_batch_instances(0, 96)
+    saved = tmp_path / "run" / "data" / "global_indices_e0000.npy"
+    data = saved.read_bytes()
+    saved.write_bytes(data[:100])  # cut inside the header: was numpy's ValueError traceback
+    with pytest.raises(InputError, match=r"global_indices_e0000\.npy: unreadable epoch order .*delete it"):
+        DataLoader(_config(token_dir), seed=11, work_dir=str(tmp_path / "run")).global_batch_instances(0, 96)
+    np.save(saved, first[:50].copy())  # a whole, shorter array: fewer instances than the sidecar records
+    with pytest.raises(InputError, match=r"50 instances, .*global_indices_e0000\.json records 96"):
+        DataLoader(_config(token_dir), seed=11, work_dir=str(tmp_path / "run")).global_batch_instances(0, 96)
+    os.remove(saved)  # the remedy the message gives (the .npy alone is enough)
+    again = DataLoader(_config(token_dir), seed=11, work_dir=str(tmp_path / "run"))
+    assert again.global_batch_instances(0, 96).tolist() == first.tolist()

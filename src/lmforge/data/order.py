@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lmforge.io import atomic_write, exists, is_remote, join, open_file, read_json, write_json
+from lmforge.io import InputError, atomic_write, exists, is_remote, join, open_file, read_json, write_json
 
 
 def index_dtype(n: int) -> np.dtype:
@@ -82,10 +82,26 @@ class EpochOrder:
         if exists(npy) and exists(meta):
             recorded = read_json(meta)
             if {k: recorded.get(k) for k in expected} == expected:
-                if not is_remote(npy):
-                    return np.load(npy, mmap_mode="r", allow_pickle=False)
-                with open_file(npy, "rb", compression=False) as f:
-                    return np.load(io.BytesIO(f.read()), allow_pickle=False)
+                try:
+                    if not is_remote(npy):
+                        order = np.load(npy, mmap_mode="r", allow_pickle=False)
+                    else:
+                        with open_file(npy, "rb", compression=False) as f:
+                            order = np.load(io.BytesIO(f.read()), allow_pickle=False)
+                except (ValueError, EOFError) as err:
+                    order = None
+                    reason = str(err)
+                else:
+                    reason = f"{len(order)} instances, {meta} records {recorded.get('instances')}"
+                if order is not None and recorded.get("instances") in (None, len(order)):
+                    return order
+                # written atomically, so damaged later (a copy cut short); re-creating it silently would
+                # give up the pin on the order that the file exists for
+                raise InputError(
+                    npy,
+                    None,
+                    f"unreadable epoch order ({reason}); delete it and {meta} to re-create it from the seed",
+                )
         order = self.make(epoch)
         buffer = io.BytesIO()
         np.save(buffer, order)
