@@ -65,8 +65,11 @@ def test_flops_grow_with_sequence_length():
 
 
 def test_load_model_rejects_unknown_folders(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="missing: no such folder"):
         load_model(str(tmp_path / "missing"))
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"file\.txt: not a model folder"):
+        load_model(str(tmp_path / "file.txt"))
 
 
 def _tokenizer(path, names: list[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Sequence
 
 import torch
@@ -71,6 +72,12 @@ def main(argv: Sequence[str]) -> int:
         raise ConfigError("device", f"{args.device} requested but no CUDA device is available")
     tokenizer = load_tokenizer(_tokenizer_source(args.model, args.tokenizer))
     model = load_model(args.model, device=args.device, dtype=DTYPES.get(args.dtype or "")).eval()
+    from lmforge.distributed.checkpoint import resolve_checkpoint
+
+    checkpoint = resolve_checkpoint(args.model) if os.path.isdir(args.model) else None
+    if checkpoint is not None and os.path.normpath(checkpoint) != os.path.normpath(args.model):
+        # a run folder means its newest checkpoint, which a live run keeps replacing: say which one it was
+        print(f"lmforge generate: {args.model}: checkpoint {checkpoint}", file=sys.stderr)
     check_tokenizer_fits(
         model, tokenizer.get_vocab_size(with_added_tokens=True), args.tokenizer or args.model
     )

@@ -67,7 +67,9 @@ def located_load_errors(path: str) -> Iterator[None]:
 
 def _load_model(path: str, device: str | torch.device, dtype: torch.dtype | None) -> Transformer:
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"{path}: not a model folder")
+        raise FileNotFoundError(
+            f"{path}: " + ("not a model folder" if os.path.exists(path) else "no such folder")
+        )
     hf_config = os.path.join(path, "config.json")
     if os.path.isfile(hf_config):
         from lmforge.hf.convert import read_config_json
