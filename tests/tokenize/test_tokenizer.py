@@ -157,8 +157,9 @@ def test_an_unreachable_hub_fails_fast_and_falls_back_to_the_cache(tokenizer_pat
     started = time.monotonic()
     with pytest.raises(FileNotFoundError, match=r"^someorg/missing: .*127\.0\.0\.1:\d+\) cannot be reached"):
         load_tokenizer("someorg/missing")
-    # huggingface_hub alone retries with back-off for ~25 s before giving up
-    assert time.monotonic() - started < 5
+    # huggingface_hub alone retries with back-off for ~25 s before giving up; lmforge asks once (~1 s here,
+    # the bound leaves room for a loaded machine)
+    assert time.monotonic() - started < 15
     # a tokenizer downloaded earlier is used from the cache (huggingface_hub's layout: refs -> snapshot)
     snapshot = cache / "models--someorg--cached" / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)
